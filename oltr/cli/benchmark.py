@@ -1,14 +1,57 @@
-"""`oltr benchmark` (placeholder until its issue lands)."""
+"""``oltr benchmark``: the full two-stage, multi-loss comparison grid and its leaderboard."""
 
 from __future__ import annotations
 
 import argparse
 
+from oltr.benchmark import available_suites, run_benchmark
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("benchmark", help="(not implemented yet)")
+    p = sub.add_parser(
+        "benchmark",
+        help="run stage 1 + stage 2 + evaluation for every loss and seed of a suite, then the leaderboard",
+        description="Run (or resume) a benchmark grid. Finished runs are skipped; partial ones resume.",
+    )
+    p.add_argument("--suite", default="fashion_mnist_lt",
+                   help=f"suite name ({', '.join(available_suites())}) or a suite YAML path")
+    p.add_argument("--losses", type=_csv, default=None, help="comma-separated loss presets (default: all)")
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None,
+                   help="comma-separated seeds (default: the suite's)")
+    p.add_argument("--out", default=None, help="where the leaderboard goes (default results/<suite>)")
+    p.add_argument("--runs-dir", default=None, help="where run directories go (default runs/<suite>)")
+    p.add_argument("--data-root", default=None, help="image root (ImageNet-LT / Places-LT)")
+    p.add_argument("--lists", default=None, help="folder holding the split lists")
+    p.add_argument("--flavour", choices=("paper", "reference"), default=None,
+                   help="loss flavour for focal/asl/cfl/casl (default: each loss's default, 'paper')")
+    p.add_argument("--rule", choices=("strict", "oltr"), default="strict", help="shot-group boundary rule")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override applied to every run (repeatable)")
+    p.add_argument("--nproc-per-node", type=int, default=1,
+                   help="GPUs per node: >1 runs each training run through torchrun (DDP)")
+    p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("oltr benchmark: not implemented yet")
+    run_benchmark(
+        args.suite,
+        losses=args.losses,
+        seeds=args.seeds,
+        out_dir=args.out or f"results/{args.suite}",
+        runs_dir=args.runs_dir,
+        data_root=args.data_root,
+        lists=args.lists,
+        flavour=args.flavour,
+        overrides=args.overrides,
+        nproc_per_node=args.nproc_per_node,
+        torchrun_args=args.torchrun_args,
+        rule=args.rule,
+        plots=not args.no_plots,
+    )
+    return 0

@@ -1,14 +1,191 @@
-"""`oltr data` (placeholder until its issue lands)."""
+"""``oltr data``: verify official lists, print list statistics, prepare Fashion-MNIST-LT, build the manifest.
+
+Examples::
+
+    oltr data prepare fashion_mnist_lt --out data/FashionMNIST_LT --seed 0
+    oltr data verify --dataset Places_LT --lists ../shared/data_lists --root /data/places365 --sample 1000
+    oltr data stats ../shared/data_lists/Places_LT/Places_LT_train.txt
+    oltr data manifest --shared ../shared/data_lists          # regenerate data_lists/manifest.json
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="(not implemented yet)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("data", help="split lists: verify, statistics, prepare Fashion-MNIST-LT, manifest",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.set_defaults(func=lambda args: p.error("choose a data command"))
+    cmds = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+
+    v = cmds.add_parser("verify", help="check lists against the manifest and that images exist")
+    v.add_argument("--dataset", required=True, help="ImageNet_LT, Places_LT or FashionMNIST_LT")
+    v.add_argument("--lists", required=True, type=Path, help="folder holding the split lists")
+    v.add_argument("--root", type=Path, help="dataset root the list paths are relative to (omit: no image check)")
+    v.add_argument("--open-root", type=Path, help="root of the open-set images (default: ROOT/<dataset>_open)")
+    v.add_argument("--sample", type=int, metavar="N", help="check N random images per list instead of all")
+    v.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    v.add_argument("--manifest", type=Path, help="manifest file (default: data_lists/manifest.json)")
+    v.set_defaults(func=run_verify)
+
+    s = cmds.add_parser("stats", help="class statistics and shot groups of a list")
+    s.add_argument("list", type=Path, help="split list, or a class-count .tsv (label, train_count)")
+    s.add_argument("--num-classes", type=int, help="declared number of classes (default: max label + 1)")
+    s.add_argument("--rule", choices=("strict", "oltr", "both"), default="both", help="shot-group rule")
+    s.set_defaults(func=run_stats)
+
+    r = cmds.add_parser("prepare", help="build a bundled dataset (fashion_mnist_lt)")
+    r.add_argument("name", choices=("fashion_mnist_lt",))
+    r.add_argument("--out", type=Path, default=Path("data/FashionMNIST_LT"), help="output folder")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--source", type=Path, help="folder with the Fashion-MNIST IDX files (default: Debian's)")
+    r.add_argument("--download", action="store_true", help="download Fashion-MNIST if absent (needs network)")
+    r.add_argument("--force", action="store_true", help="rebuild even if complete")
+    r.set_defaults(func=run_prepare)
+
+    m = cmds.add_parser("manifest", help="regenerate data_lists/manifest.json from the official lists")
+    m.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data_lists", help="official lists")
+    m.add_argument("--out", type=Path, default=REPO / "data_lists" / "manifest.json")
+    m.add_argument("--check", action="store_true", help="only compare with the existing file (exit 1 if stale)")
+    m.set_defaults(func=run_manifest)
 
 
-def run(args: argparse.Namespace) -> int:
-    raise SystemExit("oltr data: not implemented yet")
+def _print_stats(counts: np.ndarray, rules: tuple[str, ...], title: str) -> None:
+    from oltr.data import imbalance_ratio, stats_table
+
+    k = len(counts)
+    spread = f"per class min {counts.min()} / median {np.median(counts):g} / max {counts.max()}"
+    print(f"{title}: {k} classes, {int(counts.sum()):,} images, {spread}, imbalance ratio {imbalance_ratio(counts):g}")
+    print(stats_table(counts, rules).to_string(index=False))
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from oltr.data import class_counts, read_list
+    from oltr.data.manifest import read_class_counts_tsv
+
+    rules = ("strict", "oltr") if args.rule == "both" else (args.rule,)
+    if args.list.suffix == ".tsv":
+        counts = read_class_counts_tsv(args.list)
+        _print_stats(counts, rules, args.list.name)
+        return 0
+    paths, labels = read_list(args.list, args.num_classes)
+    n_open = int((labels < 0).sum())
+    print(f"{args.list}: {len(paths):,} lines, {n_open:,} open-set (-1)")
+    known = labels[labels >= 0]
+    if known.size:
+        k = args.num_classes or int(known.max()) + 1
+        _print_stats(class_counts(labels, k), rules, args.list.name)
+    return 0
+
+
+def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, desc: str) -> list[str]:
+    import os
+
+    from tqdm import tqdm
+
+    if sample is not None and sample < len(rels):
+        pick = np.sort(np.random.default_rng(seed).choice(len(rels), size=sample, replace=False))
+        rels = [rels[i] for i in pick]
+    missing = []
+    for rel in tqdm(rels, desc=desc, unit="img", leave=False, file=sys.stderr, mininterval=0.5):
+        if not os.path.isfile(os.path.join(root, rel)):
+            missing.append(rel)
+    return missing
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from oltr.data import class_counts, read_list
+    from oltr.data.manifest import load_manifest, split_overlaps, train_counts_from_manifest, verify_lists
+
+    manifest = load_manifest(args.manifest)
+    entry = manifest["datasets"].get(args.dataset)
+    if entry is None:
+        print(f"unknown dataset {args.dataset!r}; known: {', '.join(manifest['datasets'])}", file=sys.stderr)
+        return 2
+    checks = verify_lists(args.dataset, args.lists, manifest)
+    ok = True
+    print(f"{args.dataset}: lists in {args.lists}")
+    for c in checks:
+        where = f" ({c.path}, layout {c.layout})" if c.path and c.layout else (f" ({c.path})" if c.path else "")
+        print(f"  {c.split:<5} {c.status.upper():<8} {c.message}{where}")
+        ok &= c.ok
+
+    # Known-class splits share one image root and must not share images (ImageNet-LT's train and val
+    # lists both come from the ILSVRC train folder; only a user-supplied train list can be checked).
+    found = {c.split: read_list(c.path)[0] for c in checks if c.path is not None and c.split != "open"}
+    for (a, b), shared in split_overlaps(found).items():
+        status = "OK" if not shared else f"{len(shared):,} SHARED (first: {shared[0]})"
+        print(f"  {a} & {b} disjoint: {status}")
+        ok &= not shared
+
+    if args.root is not None:
+        open_root = args.open_root or (args.root / entry["open_subdir"] if entry["open_subdir"] else args.root)
+        for c in checks:
+            if c.path is None:
+                continue
+            rels, _ = read_list(c.path)
+            root = open_root if c.split == "open" else args.root
+            start = time.perf_counter()
+            missing = _check_images(root, rels, args.sample, args.seed, f"{c.split} images")
+            n = min(len(rels), args.sample) if args.sample else len(rels)
+            status = "OK" if not missing else f"{len(missing):,} MISSING (first: {root / missing[0]})"
+            print(f"  {c.split:<5} images: {n:,} checked under {root} in {time.perf_counter() - start:.1f}s: {status}")
+            ok &= not missing
+    else:
+        print("  images: not checked (no --root)")
+
+    train = next((c for c in checks if c.split == "train" and c.path is not None), None)
+    if train is not None:
+        _, labels = read_list(train.path, entry["num_classes"])
+        counts, source = class_counts(labels, entry["num_classes"]), train.path.name
+    else:
+        counts, source = train_counts_from_manifest(args.dataset, manifest), "train class counts in the manifest"
+    print()
+    _print_stats(counts, ("strict", "oltr"), f"{args.dataset} train ({source})")
+    return 0 if ok else 1
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from oltr.data import prepare_fashion_mnist_lt
+
+    start = time.perf_counter()
+    try:
+        out = prepare_fashion_mnist_lt(
+            args.out, seed=args.seed, source=args.source, download=args.download, force=args.force
+        )
+    except FileNotFoundError as err:
+        print(f"oltr data prepare: {err}", file=sys.stderr)
+        return 1
+    meta = json.loads((out / "meta.json").read_text())
+    print(f"Fashion-MNIST-LT (seed {meta['seed']}) in {out} ({time.perf_counter() - start:.1f}s)")
+    for split, info in meta["lists"].items():
+        print(f"  {info['file']:<28} {info['lines']:>5} images  sha256 {info['sha256'][:16]}")
+    print(f"  classes: {', '.join(meta['class_names'])}; open set: {', '.join(meta['held_out_classes'])}")
+    return 0
+
+
+def run_manifest(args: argparse.Namespace) -> int:
+    from oltr.data.manifest import build_manifest, dumps_manifest
+
+    manifest = build_manifest(args.shared)
+    text = dumps_manifest(manifest)
+    if args.check:
+        current = args.out.read_text() if args.out.is_file() else ""
+        if current != text:
+            print(f"{args.out} is stale; run 'oltr data manifest'", file=sys.stderr)
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out} ({', '.join(manifest['datasets'])})")
+    return 0

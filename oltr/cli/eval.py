@@ -1,4 +1,4 @@
-"""`oltr eval` (placeholder until its issue lands)."""
+"""`oltr eval`: score a run's best checkpoint on val/test (closed- and open-set), keep the logits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,42 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="(not implemented yet)")
+    p = sub.add_parser("eval", help="evaluate a run's best.pt on a split",
+                       description="Compute logits once (saved as logits_<split>.npz), then the metrics "
+                       "(eval_<split>.json). --from-logits re-scores the saved logits without the model.")
+    # --run-dir: the same option under torchrun, whose own parser would take --run for its --run-path
+    p.add_argument("--run", "--run-dir", dest="run", required=True, help="run directory written by `oltr train`")
+    p.add_argument("--split", choices=["val", "test"], default="test")
+    p.add_argument("--open", action="store_true", help="open-set evaluation (needs the open list)")
+    p.add_argument("--threshold", type=float, help="open-set threshold (default: the run's open_threshold)")
+    p.add_argument("--rule", choices=["strict", "oltr"], help="shot-group rule (default: the run's eval_rule)")
+    p.add_argument("--fp-rule", help="open-set false-positive rule (default: the run's fp_rule)")
+    p.add_argument("--from-logits", action="store_true", help="re-score logits_<split>.npz")
+    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}"
+
+
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("oltr eval: not implemented yet")
+    from oltr.engine import evaluate_run
+
+    try:
+        result = evaluate_run(args.run, split=args.split, open_set=args.open, threshold=args.threshold,
+                              rule=args.rule, from_logits=args.from_logits, fp_rule=args.fp_rule,
+                              progress=not args.no_progress, device=args.device)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"oltr eval: {e}") from None
+    c = result["closed_set"]
+    print(f"{args.run} [{args.split}, rule {result['rule']}] closed-set: overall {_fmt(c['overall'])} "
+          f"many {_fmt(c['many'])} medium {_fmt(c['medium'])} few {_fmt(c['few'])}")
+    o = result["open_set"]
+    if o is not None:
+        keys = [k for k in ("f_measure", "overall", "open_accuracy") if k in o]
+        print(f"  open-set (threshold {result['threshold']}, fp_rule {result['fp_rule']}): "
+              + " ".join(f"{k} {_fmt(o[k])}" for k in keys))
+    print(f"  -> {args.run}/eval_{args.split}.json")
+    return 0

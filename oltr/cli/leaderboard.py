@@ -1,14 +1,59 @@
-"""`oltr leaderboard` (placeholder until its issue lands)."""
+"""`oltr leaderboard`: evaluated runs -> one table (seeds aggregated) beside published rows, plus plots."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from oltr.evaluation.shots import RULES
+
+FORMAT_BY_SUFFIX = {".md": "md", ".tex": "latex", ".csv": "csv", ".html": "html", ".htm": "html"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("leaderboard", help="(not implemented yet)")
+    p = sub.add_parser(
+        "leaderboard",
+        help="aggregate evaluated runs into a table (Markdown, LaTeX, CSV, HTML) with published rows and plots",
+        description=(
+            "One row per (dataset, stage, loss); seeds aggregated as mean +- std. Reads eval_test.json of each run "
+            "(run `oltr eval` first) and re-scores from logits_test.npz when --rule differs from the stored rule. "
+            "With --out, PNG plots are written beside the table."
+        ),
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or folders searched recursively")
+    p.add_argument("--format", choices=("md", "latex", "csv", "html"), default=None,
+                   help="output format (default: from the --out suffix, else md)")
+    p.add_argument("--out", type=Path, default=None, help="write the table to this file (default: print it)")
+    p.add_argument("--rule", choices=sorted(RULES), default="strict",
+                   help="shot-group rule: strict (>100 / <20, default) or oltr (>=100 / <=20)")
+    p.add_argument("--no-published", action="store_true", help="leave out the published rows")
+    p.add_argument("--no-plots", action="store_true", help="with --out, do not write the PNG plots")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("oltr leaderboard: not implemented yet")
+    from oltr.reporting import collect_runs, leaderboard_table, render, write_plots
+
+    fmt = args.format or (FORMAT_BY_SUFFIX.get(args.out.suffix.lower(), "md") if args.out else "md")
+    try:
+        runs = collect_runs(args.run_dirs, rule=args.rule)
+    except FileNotFoundError as err:
+        print(f"oltr leaderboard: {err}", file=sys.stderr)
+        return 2
+    text = render(leaderboard_table(runs, published=not args.no_published), fmt)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    if not args.no_plots:
+        try:
+            plots = write_plots(runs, args.out.parent, prefix=f"{args.out.stem}_")
+        except ImportError as err:
+            print(f"oltr leaderboard: plots skipped ({err})", file=sys.stderr)
+        else:
+            for path in plots.values():
+                print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,213 @@
+"""The benchmark grid behind ``oltr benchmark``: every (loss, seed) through stage 1, stage 2 and both
+evaluations, then the leaderboard.
+
+A suite is a small YAML file (``configs/suites/<name>.yaml``) naming the dataset, the two stage
+configs and the loss presets. Data preparation (Fashion-MNIST-LT) is the stage configs' job
+(``data.prepare``), so a lone ``oltr train`` prepares it too. Every run writes its own directory;
+a run whose outputs are complete is skipped and a partial one resumes from ``last.pt``, so
+re-running an interrupted grid loses nothing. With ``nproc_per_node > 1`` each training run goes
+through ``torchrun`` (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SUITES_DIR = REPO / "configs" / "suites"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One benchmark grid: a dataset, its two stage configs and named loss presets."""
+
+    name: str
+    dataset: str
+    stage_1: Path
+    stage_2: Path
+    losses: dict[str, dict[str, Any]]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    data_root: str | None = None
+    lists: str | None = None
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def load_suite(name_or_path: str | os.PathLike) -> Suite:
+    """Load ``configs/suites/<name>.yaml`` (or a path); unknown keys are an error naming the file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SUITES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
+    for key in ("dataset", "stage_1", "stage_2", "losses"):
+        if key not in raw:
+            raise ValueError(f"{path}: missing key {key!r}")
+    losses = raw["losses"]
+    if not isinstance(losses, dict) or not all(isinstance(v, dict) and "name" in v for v in losses.values()):
+        raise ValueError(f"{path}: 'losses' must map a label to a loss section with a 'name'")
+
+    def resolve(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else REPO / q
+
+    return Suite(
+        name=path.stem,
+        dataset=raw["dataset"],
+        stage_1=resolve(raw["stage_1"]),
+        stage_2=resolve(raw["stage_2"]),
+        losses=losses,
+        seeds=[int(s) for s in raw.get("seeds", [0])],
+        data_root=raw.get("data_root"),
+        lists=raw.get("lists"),
+    )
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One cell of the grid: a stage of one loss preset and seed."""
+
+    stage: int
+    loss: str
+    seed: int
+    run_dir: Path
+
+
+def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path) -> list[GridRun]:
+    """Stage 1 then stage 2 for each (seed, loss), in that order so every stage 2 finds its stage 1."""
+    unknown = [name for name in losses if name not in suite.losses]
+    if unknown:
+        raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(suite.losses)}")
+    return [
+        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}" / f"{loss}_seed{seed}")
+        for seed in seeds
+        for loss in losses
+        for stage in (1, 2)
+    ]
+
+
+def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | None, lists: str | None,
+               flavour: str | None, extra: Sequence[str]) -> list[str]:
+    """Dotted ``key=value`` overrides that turn a stage config into this grid cell's config."""
+    preset = dict(suite.losses[cell.loss])
+    if flavour is not None and preset["name"] in {"focal", "asl", "cfl", "casl"}:
+        preset["flavour"] = flavour
+    out = [f"seed={cell.seed}", "loss=" + json.dumps(preset)]
+    root = data_root or suite.data_root
+    if root:
+        out.append(f"data.root={root}")
+    if lists or suite.lists:
+        out.append(f"data.lists={lists or suite.lists}")
+    if cell.stage == 2:
+        out.append(f"init_from={stage1_dir}")
+    return out + list(extra)
+
+
+def _train_in_process(config: Path, overrides: list[str], run_dir: Path) -> None:
+    from oltr.config import load_config
+    from oltr.engine import train
+
+    train(load_config(config, overrides), run_dir, resume=True)
+
+
+def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: int, torchrun_args: str) -> None:
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+           *shlex.split(torchrun_args), "-m", "oltr.cli", "train", "--config", str(config),
+           "--output", str(run_dir), "--resume"]
+    for item in overrides:
+        cmd += ["--set", item]
+    subprocess.run(cmd, check=True)
+
+
+def _eval_is_current(run_dir: Path) -> bool:
+    result, ckpt = run_dir / "eval_test.json", run_dir / "best.pt"
+    return result.is_file() and ckpt.is_file() and result.stat().st_mtime >= ckpt.stat().st_mtime
+
+
+def run_benchmark(
+    suite: Suite | str,
+    *,
+    losses: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    out_dir: str | os.PathLike = "results/benchmark",
+    runs_dir: str | os.PathLike | None = None,
+    data_root: str | None = None,
+    lists: str | None = None,
+    flavour: str | None = None,
+    overrides: Sequence[str] = (),
+    nproc_per_node: int = 1,
+    torchrun_args: str = "",
+    rule: str = "strict",
+    plots: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
+    from oltr.engine import evaluate_run, is_complete
+    from oltr.reporting import write_leaderboard
+
+    suite = load_suite(suite) if isinstance(suite, str) else suite
+    losses = list(losses or suite.losses)
+    seeds = list(seeds if seeds is not None else suite.seeds)
+    out_dir = Path(out_dir)
+    runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs") / suite.name
+    grid = plan_grid(suite, losses, seeds, runs_dir)
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x 2 stages "
+        f"= {len(grid)} runs -> {runs_dir}")
+    for k, cell in enumerate(grid, 1):
+        tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
+        stage1_dir = runs_dir / "stage_1" / f"{cell.loss}_seed{cell.seed}"
+        config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+        t0 = time.perf_counter()
+        if is_complete(cell.run_dir) and _eval_is_current(cell.run_dir):
+            log(f"{tag}: complete, skipped")
+            continue
+        if not is_complete(cell.run_dir):
+            log(f"{tag}: training")
+            ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
+            if nproc_per_node > 1:
+                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
+            else:
+                _train_in_process(config, ovr, cell.run_dir)
+        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule)
+        timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
+        log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
+
+    written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
+                                rule=rule, plots=plots)
+    summary = {
+        "suite": suite.name,
+        "dataset": suite.dataset,
+        "losses": {name: suite.losses[name] for name in losses},
+        "flavour": flavour,
+        "seeds": seeds,
+        "rule": rule,
+        "runs": [str(c.run_dir) for c in grid],
+        "seconds_this_invocation": round(time.perf_counter() - start, 1),
+        "seconds_per_run_this_invocation": timings,
+    }
+    summary_path = out_dir / "grid.json"
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    written = dict(written)
+    written["grid"] = summary_path
+    log(f"oltr benchmark: leaderboard -> {written.get('md', out_dir)}")
+    return written

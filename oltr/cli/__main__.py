@@ -1,0 +1,5 @@
+import sys
+
+from oltr.cli import main
+
+sys.exit(main())

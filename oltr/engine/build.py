@@ -1,0 +1,177 @@
+"""Builders from a :class:`RunConfig`: datasets and loaders, the task, the optimizer and scheduler.
+
+Split lists are ``<data.lists or data.root>/<data.name>_<split>.txt``; the open-set list's images
+live under ``data.open_root`` (default ``data.root``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from oltr.config import RunConfig, loss_kwargs
+from oltr.engine.distributed import DistEnv, ShardSampler, barrier
+from oltr.engine.tasks import Stage1Task, Stage2Task
+
+log = logging.getLogger("oltr.engine")
+
+SPLITS = ("train", "val", "test", "open")
+
+
+def list_path(cfg: RunConfig, split: str) -> Path:
+    """The list file of ``split`` (train|val|test|open)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    return Path(cfg.data.lists or cfg.data.root) / f"{cfg.data.name}_{split}.txt"
+
+
+def prepare_data(cfg: RunConfig, env: DistEnv) -> None:
+    """Run the dataset's preparation (``data.prepare``) once, on rank 0, when its train list is missing."""
+    if not cfg.data.prepare or list_path(cfg, "train").is_file():
+        return
+    preparers = {"fashion_mnist_lt": "prepare_fashion_mnist_lt"}
+    if cfg.data.prepare not in preparers:
+        raise ValueError(f"data.prepare: unknown preparation {cfg.data.prepare!r}; known: {', '.join(preparers)}")
+    if env.primary:
+        import oltr.data
+
+        log.info("preparing %s under %s", cfg.data.prepare, cfg.data.root)
+        getattr(oltr.data, preparers[cfg.data.prepare])(cfg.data.root)
+    barrier(env)
+    if not list_path(cfg, "train").is_file():
+        raise FileNotFoundError(f"data.prepare={cfg.data.prepare!r} did not produce {list_path(cfg, 'train')}")
+
+
+def build_dataset(cfg: RunConfig, split: str, *, train_transform: bool = False, num_classes: int | None = None):
+    """``ImageListDataset`` of ``split`` with the train (augmenting) or eval transform of the preset."""
+    from oltr.data import ImageListDataset, build_transform
+
+    path = list_path(cfg, split)
+    if not path.is_file():
+        hint = f" (data.prepare={cfg.data.prepare!r} creates it)" if cfg.data.prepare else ""
+        raise FileNotFoundError(f"{split} list not found: {path}{hint}")
+    root = cfg.data.open_root or cfg.data.root if split == "open" else cfg.data.root
+    transform = build_transform(cfg.data.preset, train_transform and cfg.data.augment, cfg.data.image_size)
+    return ImageListDataset(root, path, transform, num_classes=None if split == "open" else num_classes,
+                            skip_bad=cfg.data.skip_bad, cache=cfg.data.cache)
+
+
+def _worker_init(worker_id: int) -> None:
+    # Each worker's torch seed comes from the loader's generator (seeded per epoch); derive the others from it.
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def per_rank_batch(batch_size: int, env: DistEnv) -> int:
+    if batch_size % env.world_size:
+        raise ValueError(f"batch size {batch_size} is not divisible by the {env.world_size} processes")
+    return batch_size // env.world_size
+
+
+@dataclass
+class TrainData:
+    """The training side of a run: dataset, sampler, loader, steps per epoch, class counts."""
+
+    dataset: object
+    sampler: object
+    loader: torch.utils.data.DataLoader
+    generator: torch.Generator
+    steps: int
+    num_classes: int
+    class_counts: np.ndarray
+
+
+def build_train_data(cfg: RunConfig, env: DistEnv) -> TrainData:
+    """Train loader: instance or class-aware sampler sharded over ranks; ``floor(N / batch)`` steps per
+    epoch for both samplers (the reference's rule)."""
+    from oltr.data import ClassAwareSampler, InstanceSampler, class_counts
+
+    dataset = build_dataset(cfg, "train", train_transform=True, num_classes=cfg.data.num_classes)
+    labels = np.asarray(dataset.labels)
+    k = cfg.data.num_classes or int(labels.max()) + 1
+    steps = len(dataset) // cfg.data.batch_size
+    if steps < 1:
+        raise ValueError(f"{len(dataset)} training images are fewer than one batch of {cfg.data.batch_size}")
+    if cfg.data.sampler == "class_aware":
+        sampler = ClassAwareSampler(labels, num_samples_cls=cfg.data.num_samples_cls,
+                                    num_samples=steps * cfg.data.batch_size, seed=cfg.seed,
+                                    num_replicas=env.world_size, rank=env.rank)
+    else:
+        sampler = InstanceSampler(len(dataset), seed=cfg.seed, num_replicas=env.world_size, rank=env.rank, shuffle=True,
+                                  num_samples=steps * cfg.data.batch_size)
+    generator = torch.Generator()
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=per_rank_batch(cfg.data.batch_size, env), sampler=sampler,
+        num_workers=cfg.data.num_workers, pin_memory=env.device.type == "cuda", drop_last=True,
+        worker_init_fn=_worker_init, generator=generator, persistent_workers=False,
+    )
+    return TrainData(dataset, sampler, loader, generator, steps, k, class_counts(labels, k))
+
+
+def eval_loader(cfg: RunConfig, dataset, env: DistEnv) -> torch.utils.data.DataLoader:
+    """Sharded, unshuffled loader (rank r reads r, r+W, ...); results are gathered by sample index."""
+    batch = per_rank_batch(cfg.data.eval_batch_size or cfg.data.batch_size, env)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch, sampler=ShardSampler(len(dataset), env), num_workers=cfg.data.num_workers,
+        pin_memory=env.device.type == "cuda", worker_init_fn=_worker_init,
+    )
+
+
+def build_task(cfg: RunConfig, num_classes: int, class_counts: np.ndarray | None) -> Stage1Task:
+    """Feature model, classifier and criterion of the config's stage (fresh weights except
+    ``model.weights``; the stage-2 hand-off is :func:`oltr.engine.handoff.init_from_stage1`)."""
+    from oltr.losses import build_loss
+    from oltr.models import DotProductClassifier, MetaEmbeddingClassifier, build_feature_model
+
+    m = cfg.model
+    feature_model = build_feature_model(m.name, stem=m.stem, width=m.width, use_fc_add=m.use_fc_add,
+                                        fc_add_dim=m.fc_add_dim,
+                                        use_attention=m.use_attention, weights=m.weights,
+                                        new_keys=tuple(m.new_keys) if m.weights else ())
+    classifier_cls = DotProductClassifier if m.classifier == "dot" else MetaEmbeddingClassifier
+    classifier = classifier_cls(feature_model.feat_dim, num_classes)
+    criterion = build_loss(cfg.loss.name, **loss_kwargs(cfg, class_counts))
+    if cfg.stage == 1:
+        task = Stage1Task(feature_model, classifier, criterion)
+    else:
+        task = Stage2Task(feature_model, classifier, criterion, cfg.centroids.weight, cfg.centroids.grad_mode)
+    if m.freeze:
+        from oltr.models import freeze
+
+        freeze(task.feature_model, m.freeze, bn_eval=m.frozen_bn_eval)
+    return task
+
+
+def build_optimizer(cfg: RunConfig, task: Stage1Task) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+    """SGD with groups ``features`` / ``classifier`` / ``centroids`` (stage 2), one StepLR per epoch."""
+    o = cfg.optim
+    centroids = getattr(task.classifier, "centroids", None)
+    clf = [p for p in task.classifier.parameters() if p.requires_grad and p is not centroids]
+    groups = [
+        {"name": "features", "params": [p for p in task.feature_model.parameters() if p.requires_grad],
+         "lr": o.lr_features},
+        {"name": "classifier", "params": clf, "lr": o.lr_classifier},
+    ]
+    if cfg.stage == 2 and centroids is not None:
+        groups.append({"name": "centroids", "params": [centroids], "lr": cfg.centroids.lr})
+    groups = [g for g in groups if g["params"]]
+    optimizer = torch.optim.SGD(groups, lr=o.lr_features, momentum=o.momentum, weight_decay=o.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_size, gamma=o.gamma)
+    return optimizer, scheduler
+
+
+def split_state(task: nn.Module) -> dict[str, dict]:
+    """The task's state as ``{"feature_model", "classifier", "criterion"}`` state dicts."""
+    return {name: getattr(task, name).state_dict() for name in ("feature_model", "classifier", "criterion")}
+
+
+def load_split_state(task: nn.Module, state: dict) -> None:
+    for name in ("feature_model", "classifier", "criterion"):
+        getattr(task, name).load_state_dict(state[name], strict=True)

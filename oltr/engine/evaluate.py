@@ -1,0 +1,139 @@
+"""``evaluate_run``: score a finished run's ``best.pt`` on a split, once, and keep the logits.
+
+Writes ``logits_<split>.npz`` (``logits``, ``labels``, and ``open_logits`` when open-set) so that
+thresholds and shot rules can be re-scored without the model (``from_logits=True``), and
+``eval_<split>.json`` with the metrics, the rules, the threshold, the checkpoint and the config hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from oltr.config import config_hash, load_config
+from oltr.engine import build
+from oltr.engine.checkpoint import load_checkpoint
+from oltr.engine.distributed import init_distributed
+from oltr.engine.loop import amp_tools, compute_logits
+
+log = logging.getLogger("oltr.engine")
+
+
+def _to_jsonable(obj):
+    try:
+        from oltr.reporting import to_jsonable
+    except ImportError:
+        try:
+            from oltr.evaluation import to_jsonable
+        except ImportError:
+            to_jsonable = None
+    if to_jsonable is not None:
+        return to_jsonable(obj)
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _to_jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool = True, threshold: float | None = None,
+                 rule: str | None = None, from_logits: bool = False, *, fp_rule: str | None = None,
+                 progress: bool = True, device: str | None = None) -> dict:
+    """Evaluate ``run_dir/best.pt`` on ``split`` (val|test) and write ``eval_<split>.json``.
+
+    Args:
+        run_dir: a finished (or at least once checkpointed) training run.
+        split: ``val`` or ``test``.
+        open_set: also score the open-set list (skipped with a warning when the dataset has none).
+        threshold: open-set threshold on the max softmax (default: the run's ``open_threshold``).
+        rule: shot-group rule (default: the run's ``eval_rule``).
+        from_logits: re-score ``logits_<split>.npz`` instead of running the model.
+        fp_rule: open-set false-positive rule (default: the run's ``fp_rule``).
+
+    Returns:
+        The dict written to ``eval_<split>.json``.
+    """
+    from oltr.evaluation import closed_set_metrics, open_set_metrics
+
+    run_dir = Path(run_dir)
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+    cfg = load_config(cfg_file, check_loss=False)
+    rule = rule or cfg.eval_rule
+    fp_rule = fp_rule or cfg.fp_rule
+    threshold = cfg.open_threshold if threshold is None else threshold
+    ckpt_path = run_dir / "best.pt"
+    npz_path = run_dir / f"logits_{split}.npz"
+    env = init_distributed(device)
+
+    from oltr.data import class_counts, read_list
+
+    _, train_labels = read_list(build.list_path(cfg, "train"), cfg.data.num_classes)
+    k = cfg.data.num_classes or int(train_labels.max()) + 1
+    train_counts = class_counts(train_labels, k)
+
+    if from_logits:
+        if not npz_path.is_file():
+            raise FileNotFoundError(f"{npz_path} not found: run `oltr eval` without --from-logits first")
+        with np.load(npz_path) as z:
+            logits, labels = z["logits"], z["labels"]
+            open_logits = z["open_logits"] if "open_logits" in z.files else None
+        if open_set and open_logits is None:
+            raise ValueError(f"{npz_path} holds no open_logits: evaluate with --open (without --from-logits) first")
+    else:
+        ckpt = load_checkpoint(ckpt_path)
+        task = build.build_task(cfg, k, train_counts).to(env.device)
+        build.load_split_state(task, ckpt["model"])
+        autocast, _ = amp_tools(cfg.amp, env.device)
+        kw = dict(autocast=autocast, channels_last=cfg.channels_last, progress=progress)
+        known = build.build_dataset(cfg, split, num_classes=k)
+        logits, labels = compute_logits(task, build.eval_loader(cfg, known, env), len(known), env.device, env,
+                                        desc=split, **kw)
+        open_logits = None
+        if open_set:
+            if build.list_path(cfg, "open").is_file():
+                opened = build.build_dataset(cfg, "open")
+                open_logits, _ = compute_logits(task, build.eval_loader(cfg, opened, env), len(opened), env.device,
+                                                env, desc="open", **kw)
+            else:
+                log.warning("no open-set list at %s: open-set metrics skipped", build.list_path(cfg, "open"))
+        if env.primary:
+            arrays = {"logits": logits, "labels": labels}
+            if open_logits is not None:
+                arrays["open_logits"] = open_logits
+            tmp = npz_path.with_name(f".{npz_path.stem}.tmp.npz")
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, npz_path)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
+        closed = closed_set_metrics(logits, labels, train_counts, rule=rule)
+        opened_m = (open_set_metrics(logits, labels, open_logits, train_counts, threshold=threshold, rule=rule,
+                                     fp_rule=fp_rule) if open_set and open_logits is not None else None)
+    result = {
+        "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": config_hash(cfg), "rule": rule,
+        "threshold": threshold, "fp_rule": fp_rule,
+        "closed_set": closed, "open_set": opened_m, "train_counts": train_counts,
+        "dataset": cfg.data.name, "loss": cfg.loss.name, "stage": cfg.stage, "seed": cfg.seed,
+    }
+    result = _to_jsonable(result)
+    if env.primary:
+        out = run_dir / f"eval_{split}.json"
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, out)
+    return result

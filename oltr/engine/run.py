@@ -1,0 +1,308 @@
+"""``train(cfg)``: one stage of one run, read top to bottom like a recipe.
+
+distributed init -> run directory (fresh / resume / already complete) -> data -> task (stage-2
+hand-off) -> optimizer + StepLR + scaler -> resume or centroid init -> DDP -> epochs (train, val,
+checkpoint, metrics line) -> ``complete.json``.
+
+Run directory layout: ``config.yaml`` (resolved config), ``metrics.jsonl`` (one line per epoch),
+``last.pt`` (every epoch, atomic), ``best.pt`` (best val top-1; the meta-embedding centroids are in
+its classifier state), ``train.log``, ``complete.json`` (written last).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oltr.config import RunConfig, config_hash, dump_config, load_config, to_dict
+from oltr.engine import build
+from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, rng_state, save_atomic, seed_everything,
+                                    set_rng_state, write_json_atomic)
+from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
+from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
+from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, train_one_epoch
+from oltr.engine.tasks import loss_xi
+
+log = logging.getLogger("oltr.engine")
+
+
+class RunDirError(RuntimeError):
+    """The output directory holds another run, or a run that ``--resume`` would have to continue."""
+
+
+def default_run_dir(cfg: RunConfig, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<data.name>/<name or stage_N>_<loss.name>_seed<seed>``."""
+    return Path(root) / cfg.data.name / cfg.run_name
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            keys += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            keys.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return keys
+
+
+def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> str:
+    """'fresh' | 'resume' | 'complete'; raises RunDirError when the directory is not ours to use."""
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.is_file():
+        if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".")):
+            raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
+        return "fresh"
+    old = load_config(cfg_file, check_loss=False)
+    old_hash = config_hash(old)
+    if old_hash != chash:
+        changes = "; ".join(_diff(to_dict(old), to_dict(cfg))[:8])
+        raise RunDirError(f"{run_dir} holds a run with a different config (hash {old_hash[:12]} vs {chash[:12]}: "
+                          f"{changes}); choose another --output")
+    if is_complete(run_dir):
+        if not resume:
+            raise RunDirError(f"{run_dir} holds a finished run; pass --resume to accept it, or choose another --output")
+        return "complete"
+    if not resume:
+        raise RunDirError(f"{run_dir} holds an unfinished run; pass --resume to continue it, or choose another --output")
+    return "resume" if (run_dir / "last.pt").is_file() else "fresh"
+
+
+@contextlib.contextmanager
+def _logging_to(run_dir: Path | None, env: DistEnv):
+    """INFO messages of ``oltr.*`` to stdout and ``train.log`` on rank 0, warnings only elsewhere."""
+    root = logging.getLogger("oltr")
+    handlers: list[logging.Handler] = []
+    old_level = root.level
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    if env.primary:
+        stream = logging.StreamHandler(sys.stdout)
+        stream.setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(stream)
+        if run_dir is not None:
+            file = logging.FileHandler(run_dir / "train.log")
+            file.setFormatter(fmt)
+            handlers.append(file)
+        root.setLevel(logging.INFO)
+    else:
+        root.setLevel(logging.WARNING)
+    for h in handlers:
+        root.addHandler(h)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            root.removeHandler(h)
+            h.close()
+        root.setLevel(old_level)
+
+
+def _reseed_epoch(cfg: RunConfig, epoch: int, env: DistEnv, generator: torch.Generator) -> None:
+    """Augmentation and worker seeds depend only on (seed, epoch, rank): resume-exact by construction."""
+    seed = (cfg.seed * 1_000_003 + epoch * 7919 + env.rank * 104_729) % 2**63
+    seed_everything(seed)
+    generator.manual_seed(seed)
+
+
+def _configure_determinism(device: torch.device) -> None:
+    # CPU kernels used here are deterministic for a fixed thread count (tested: same seed -> same
+    # metrics). torch.use_deterministic_algorithms is NOT set: it swaps oneDNN convolutions for
+    # reference kernels that are 5-10x slower on CPU. On CUDA, cuDNN autotuning wins over bitwise
+    # reproducibility.
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def _truncate_metrics(path: Path, epochs_done: int) -> None:
+    """Keep the metric lines of the first ``epochs_done`` epochs (a kill may leave one more line)."""
+    if not path.is_file():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] < epochs_done]
+    path.write_text("".join(ln + "\n" for ln in lines))
+
+
+def _val_metrics(logits: np.ndarray, labels: np.ndarray, train_counts: np.ndarray, rule: str) -> dict:
+    import warnings
+
+    from oltr.evaluation import closed_set_metrics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty shot groups on tiny data: NaN, reported as null
+        m = closed_set_metrics(logits, labels, train_counts, rule=rule)
+    return {f"val_{k}": (None if not np.isfinite(m[k]) else round(float(m[k]), 6))
+            for k in ("overall", "many", "medium", "few", "group_mean")}
+
+
+def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: bool = False, *,
+          progress: bool = True, stop_after_epoch: int | None = None, device: str | None = None) -> Path:
+    """Train one stage; return the run directory.
+
+    Args:
+        cfg: the resolved run config (:func:`oltr.config.load_config`).
+        output_dir: run directory (default :func:`default_run_dir`).
+        resume: continue a partial run from ``last.pt``; return at once if the run is complete; start
+            when the directory is absent. Without it an existing run directory is an error.
+        progress: tqdm bars on rank 0.
+        stop_after_epoch: test hook, stop (as if killed) after this 0-based epoch's checkpoint.
+        device: ``cpu``/``cuda`` (default: CUDA if available).
+
+    Raises:
+        RunDirError, StageHandoffError, NonFiniteLossError (after logging; ``last.pt`` keeps the last
+        good epoch).
+    """
+    env = init_distributed(device)
+    run_dir = Path(output_dir) if output_dir is not None else default_run_dir(cfg)
+    chash = config_hash(cfg)
+    state = broadcast_object(_run_dir_state(run_dir, cfg, chash, resume) if env.primary else None, env)
+    if state == "complete":
+        return run_dir
+    if env.primary:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if state == "fresh":
+            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt"):
+                (run_dir / stale).unlink(missing_ok=True)
+            dump_config(cfg, run_dir / "config.yaml")
+    barrier(env)
+    with _logging_to(run_dir, env):
+        try:
+            _train(cfg, run_dir, chash, state == "resume", env, progress, stop_after_epoch)
+        except NonFiniteLossError as e:
+            log.error("%s; stopping. The last good checkpoint is %s", e, run_dir / "last.pt")
+            raise
+    return run_dir
+
+
+def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv, progress: bool,
+           stop_after_epoch: int | None) -> None:
+    device = env.device
+    _configure_determinism(device)
+    autocast, scaler = amp_tools(cfg.amp, device)
+    log.info("run %s: stage %d, %s, loss %s, seed %d, %d process(es) on %s%s", run_dir, cfg.stage, cfg.data.name,
+             cfg.loss.name, cfg.seed, env.world_size, device, " (resuming)" if resume else "")
+
+    build.prepare_data(cfg, env)
+    data = build.build_train_data(cfg, env)
+    val_set = build.build_dataset(cfg, "val", num_classes=data.num_classes)
+    val_loader = build.eval_loader(cfg, val_set, env)
+
+    seed_everything(cfg.seed)  # model initialisation depends on the seed only
+    task = build.build_task(cfg, data.num_classes, data.class_counts).to(device)
+    if cfg.channels_last:
+        task = task.to(memory_format=torch.channels_last)
+    optimizer, scheduler = build.build_optimizer(cfg, task)
+
+    start_epoch, best, best_epoch = 0, -1.0, -1
+    if resume:
+        ckpt = load_checkpoint(run_dir / "last.pt")
+        if ckpt["config_hash"] != chash:
+            raise RuntimeError(f"{run_dir / 'last.pt'} was written by another config")
+        build.load_split_state(task, ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        if hasattr(data.sampler, "load_state_dict") and ckpt.get("sampler") is not None:
+            data.sampler.load_state_dict(ckpt["sampler"])
+        set_rng_state(ckpt["rng"][min(env.rank, len(ckpt["rng"]) - 1)] if isinstance(ckpt["rng"], list) else ckpt["rng"])
+        start_epoch, best, best_epoch = ckpt["epoch"] + 1, ckpt["best_metric"], ckpt["best_epoch"]
+        log.info("resumed from %s after epoch %d (best val top-1 %.4f at epoch %d)", run_dir / "last.pt",
+                 ckpt["epoch"], best, best_epoch)
+        if env.primary:
+            _truncate_metrics(run_dir / "metrics.jsonl", start_epoch)
+    elif cfg.stage == 2:
+        stage1_dir, explicit = resolve_init_from(cfg, run_dir)
+        check_stage1(cfg, stage1_dir, explicit)
+        info = init_from_stage1(task, cfg, stage1_dir)
+        log.info("stage 2 starts from %(stage1)s (epoch %(stage1_epoch)s, val top-1 %(stage1_best)s): "
+                 "%(loaded)d tensors loaded, %(fresh)d fresh", info)
+        if cfg.centroids.init:
+            plain = build.build_dataset(cfg, "train", train_transform=False, num_classes=data.num_classes)
+            t0 = time.perf_counter()
+            init_centroids_pass(task, build.eval_loader(cfg, plain, env), device, data.num_classes,
+                                autocast=autocast, channels_last=cfg.channels_last, progress=progress and env.primary)
+            log.info("centroids initialised from %d training images in %.1fs", len(plain), time.perf_counter() - t0)
+
+    model = task
+    if env.distributed:
+        model = convert_sync_batchnorm(task, device)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+    if cfg.compile:
+        model = torch.compile(model)
+    criterion = task.criterion
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        _reseed_epoch(cfg, epoch, env, data.generator)
+        data.sampler.set_epoch(epoch)
+        if hasattr(criterion, "set_epoch"):
+            criterion.set_epoch(epoch)
+        xi = loss_xi(criterion)
+        lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(optimizer.param_groups)}
+        losses = train_one_epoch(model, optimizer, data.loader, data.steps, device, epoch, env, autocast=autocast,
+                                 scaler=scaler, channels_last=cfg.channels_last, log_every=cfg.log_every,
+                                 progress=progress, criterion=criterion)
+        t_train = time.perf_counter() - t0
+        logits, labels = compute_logits(task, val_loader, len(val_set), device, env, autocast=autocast,
+                                        channels_last=cfg.channels_last, progress=progress, desc="val")
+        val = _val_metrics(logits, labels, data.class_counts, cfg.eval_rule)
+        scheduler.step()
+        top1 = val["val_overall"] if val["val_overall"] is not None else 0.0
+        improved = top1 > best
+        if improved:
+            best, best_epoch = top1, epoch
+        t_epoch = time.perf_counter() - t0
+        record = {"epoch": epoch, "stage": cfg.stage, **{k: round(v, 6) for k, v in losses.items()},
+                  "xi": xi, "lr": lrs, **val, "best_overall": best, "best_epoch": best_epoch,
+                  "time": {"train_s": round(t_train, 3), "val_s": round(t_epoch - t_train, 3),
+                           "epoch_s": round(t_epoch, 3),
+                           "images_per_s": round(data.steps * cfg.data.batch_size / t_train, 1)}}
+        rngs = _gather_rng(env)
+        if env.primary:
+            model_state = build.split_state(task)
+            ckpt = {"model": model_state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(), "sampler": _sampler_state(data.sampler), "rng": rngs,
+                    "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "config_hash": chash,
+                    "config": to_dict(cfg), "stage": cfg.stage}
+            with (run_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            if improved:
+                save_atomic({"model": model_state, "epoch": epoch, "best_metric": best, "config_hash": chash,
+                             "config": to_dict(cfg), "stage": cfg.stage}, run_dir / "best.pt")
+            save_atomic(ckpt, run_dir / "last.pt")
+        barrier(env)
+        xi_text = f" xi {xi:.3f}" if xi is not None else ""
+        parts = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+        log.info("epoch %d/%d %s%s | val top-1 %.4f (best %.4f @%d) | lr %s | %.1fs (%.0f img/s)", epoch + 1,
+                 cfg.epochs, parts, xi_text, top1, best, best_epoch, "/".join(f"{v:.3g}" for v in lrs.values()),
+                 t_epoch, record["time"]["images_per_s"])
+        if stop_after_epoch is not None and epoch >= stop_after_epoch and epoch + 1 < cfg.epochs:
+            log.info("stopping after epoch %d (stop_after_epoch)", epoch)
+            return
+    if env.primary:
+        write_json_atomic({"epochs": cfg.epochs, "best_overall": best, "best_epoch": best_epoch,
+                           "config_hash": chash}, run_dir / COMPLETE)
+    barrier(env)
+
+
+def _sampler_state(sampler) -> dict | None:
+    return sampler.state_dict() if hasattr(sampler, "state_dict") else None
+
+
+def _gather_rng(env: DistEnv) -> list[dict] | dict:
+    """RNG states of every rank (a list under DDP) so that each rank resumes its own stream."""
+    state = rng_state()
+    if not env.distributed:
+        return state
+    import torch.distributed as dist
+
+    states = [None] * env.world_size
+    dist.all_gather_object(states, state)
+    return states

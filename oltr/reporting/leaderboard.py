@@ -1,0 +1,385 @@
+"""Leaderboard: runs aggregated over seeds beside published rows, rendered as Markdown, LaTeX, CSV or HTML.
+
+Layout follows Tables 3 and 4 of the CFL paper (closed set: many / medium / few / overall / group
+mean; open set: many / medium / few / F-measure), plus calibration (ECE) and open-set AUROC.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from oltr.evaluation.open_set import FP_RULES
+from oltr.evaluation.shots import RULES
+from oltr.reporting.published import load_published
+from oltr.reporting.runs import collect_runs
+
+FORMATS = ("md", "latex", "csv", "html")
+SUFFIX = {"md": ".md", "latex": ".tex", "csv": ".csv", "html": ".html"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric column: its key in the runs table, header, header group, display scale and decimals."""
+
+    key: str
+    header: str
+    group: str
+    scale: float
+    decimals: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("closed_many", "Many", "Closed set", 100.0, 1),
+    Column("closed_medium", "Medium", "Closed set", 100.0, 1),
+    Column("closed_few", "Few", "Closed set", 100.0, 1),
+    Column("closed_overall", "Overall", "Closed set", 100.0, 1),
+    Column("closed_group_mean", "Group mean", "Closed set", 100.0, 1),
+    Column("closed_ece", "ECE", "Closed set", 1.0, 3),
+    Column("open_many", "Many", "Open set", 100.0, 1),
+    Column("open_medium", "Medium", "Open set", 100.0, 1),
+    Column("open_few", "Few", "Open set", 100.0, 1),
+    Column("open_f_measure", "F-measure", "Open set", 1.0, 3),
+    Column("open_auroc", "AUROC", "Open set", 1.0, 3),
+)
+ID_COLUMNS = ("dataset", "stage", "method", "published", "n_seeds", "seeds", "source", "citations", "notes")
+
+
+def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
+    text = f"Our runs: shot groups {RULES[rule].description} training images"
+    if isinstance(fp_rule, str) and fp_rule in FP_RULES:
+        text += f"; open set: rejection below max softmax {threshold:g}, FP rule '{fp_rule}': {FP_RULES[fp_rule]}"
+    return text + "; mean ± sample std over seeds."
+
+
+def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    records = []
+    for (dataset, stage, loss), grp in runs.groupby(["dataset", "stage", "loss"], sort=True):
+        if grp["loss_params"].nunique() > 1:
+            warnings.warn(
+                f"{dataset} stage {stage} loss {loss!r}: runs with different loss parameters "
+                f"({sorted(grp['loss_params'].unique())}) are aggregated into one row",
+                stacklevel=3,
+            )
+        seeds = grp["seed"].tolist()
+        if len(set(map(str, seeds))) < len(seeds):
+            warnings.warn(f"{dataset} stage {stage} loss {loss!r}: repeated seeds {seeds}", stacklevel=3)
+        rec: dict[str, Any] = {
+            "dataset": dataset,
+            "stage": int(stage),
+            "method": loss,
+            "published": False,
+            "n_seeds": len(grp),
+            "seeds": " ".join(str(s) for s in sorted(seeds, key=str)),
+            "source": "ours",
+            "citations": (),
+            "notes": tuple(
+                dict.fromkeys(
+                    _protocol_note(r, f, t) for r, f, t in zip(grp["rule"], grp["fp_rule"], grp["threshold"])
+                )
+            ),
+        }
+        for col in COLUMNS:
+            values = grp[col.key].astype(float) * col.scale if col.key in grp else pd.Series([np.nan] * len(grp))
+            rec[col.key] = values.mean() if values.notna().any() else np.nan
+            rec[f"{col.key}_std"] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def leaderboard_table(
+    runs: pd.DataFrame | None,
+    *,
+    published: bool | pd.DataFrame = True,
+) -> pd.DataFrame:
+    """One row per (dataset, stage, loss) of ``runs`` (seeds aggregated), with published rows for context.
+
+    Args:
+        runs: The output of :func:`oltr.reporting.collect_runs` (or ``None`` for published rows only).
+        published: ``True`` adds the packaged published rows of the datasets present in ``runs`` (all
+            datasets if ``runs`` is empty); a DataFrame from :func:`oltr.reporting.load_published`
+            is used as given; ``False`` adds none.
+
+    Returns:
+        Columns :data:`ID_COLUMNS`, then per metric column of :data:`COLUMNS` its mean and ``<key>_std``
+        in display units (accuracies in %, ECE / F-measure / AUROC in [0, 1]). Rows sorted by dataset
+        and stage, published rows first.
+    """
+    ours = _aggregate_runs(runs) if runs is not None and len(runs) else pd.DataFrame(columns=list(ID_COLUMNS))
+    if isinstance(published, pd.DataFrame):
+        pub = published.copy()
+    elif published:
+        datasets = sorted(ours["dataset"].unique()) if len(ours) else None
+        pub = load_published(datasets=datasets)
+    else:
+        pub = pd.DataFrame(columns=list(ID_COLUMNS))
+    if len(pub):
+        pub = pub.assign(n_seeds=np.nan, seeds="", published=True)
+        for col in COLUMNS:
+            if col.key not in pub:
+                pub[col.key] = np.nan
+            pub[f"{col.key}_std"] = np.nan
+    frames = [f for f in (pub, ours) if len(f)]
+    columns = [*ID_COLUMNS, *(k for c in COLUMNS for k in (c.key, f"{c.key}_std"))]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
+    table["_order"] = np.arange(len(table))
+    table["_ours"] = ~table["published"].astype(bool)
+    table = table.sort_values(["dataset", "stage", "_ours", "_order"], kind="stable")
+    table = table.drop(columns=["_order", "_ours"]).reset_index(drop=True)
+    table["published"] = table["published"].astype(bool)
+    return table
+
+
+def leaderboard(
+    runs: pd.DataFrame | None, *, rule: str | None = None, published: bool | pd.DataFrame = True
+) -> pd.DataFrame:
+    """:func:`leaderboard_table` under the name used in ARCHITECTURE.md.
+
+    ``rule`` only checks that ``runs`` were collected under that rule (re-scoring happens in
+    :func:`oltr.reporting.collect_runs`, which has the logits at hand).
+    """
+    if rule is not None and runs is not None and len(runs) and set(runs["rule"]) != {rule}:
+        raise ValueError(
+            f"runs were scored under rule(s) {sorted(set(runs['rule']))}, not {rule!r}: "
+            f"use collect_runs(run_dirs, rule={rule!r})"
+        )
+    return leaderboard_table(runs, published=published)
+
+
+# ----------------------------------------------------------------------------------------- rendering
+def _fmt(mean: float, std: float, decimals: int, pm: str, dash: str) -> str:
+    if mean is None or not np.isfinite(mean):
+        return dash
+    text = f"{mean:.{decimals}f}"
+    if std is not None and np.isfinite(std):
+        text += f"{pm}{std:.{decimals}f}"
+    return text
+
+
+def _footnotes(table: pd.DataFrame) -> tuple[list[str], list[list[int]]]:
+    notes: list[str] = []
+    markers = []
+    for row_notes in table["notes"]:
+        ids = []
+        for note in row_notes or ():
+            if note not in notes:
+                notes.append(note)
+            ids.append(notes.index(note) + 1)
+        markers.append(sorted(ids))
+    return notes, markers
+
+
+def _citations(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(c for cits in table["citations"] for c in (cits or ())))
+
+
+def _text_cells(table: pd.DataFrame, *, pm: str, dash: str, esc, marker) -> tuple[list[list[str]], list[str]]:
+    notes, markers = _footnotes(table)
+    rows = []
+    for (_, r), ids in zip(table.iterrows(), markers):
+        method = esc(str(r["method"])) + (marker(ids) if ids else "")
+        seeds = str(int(r["n_seeds"])) if not r["published"] and pd.notna(r["n_seeds"]) else dash
+        source = esc(f"{r['source']} (published)" if r["published"] else str(r["source"]))
+        cells = [esc(str(r["dataset"])), str(int(r["stage"])), method, seeds]
+        cells += [_fmt(r[c.key], r[f"{c.key}_std"], c.decimals, pm, dash) for c in COLUMNS]
+        rows.append(cells + [source])
+    return rows, notes
+
+
+def _render_markdown(table: pd.DataFrame) -> str:
+    header = ["Dataset", "Stage", "Method", "Seeds", *(f"{c.group.split()[0]} {c.header}" for c in COLUMNS), "Source"]
+
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    rows, notes = _text_cells(
+        table, pm=" ± ", dash="–", esc=esc, marker=lambda ids: " [" + ",".join(map(str, ids)) + "]"
+    )
+    right = [False, True, False, True, *([True] * len(COLUMNS)), False]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if r else ":---" for r in right) + "|",
+        *("| " + " | ".join(cells) + " |" for cells in rows),
+    ]
+    lines.append("")
+    lines.append(
+        "Accuracies in %, ECE / F-measure / AUROC in [0, 1]; Group mean = (Many + Medium + Few) / 3, "
+        "Overall = micro accuracy. Seeds: runs aggregated as mean ± std; – = not reported."
+    )
+    if notes:
+        lines.append("")
+        lines.extend(f"[{i}] {n}  " for i, n in enumerate(notes, 1))
+    cits = _citations(table)
+    if cits:
+        lines.append("")
+        lines.append("Sources (published rows):")
+        lines.append("")
+        lines.extend(f"- {c}" for c in cits)
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("±", r"$\pm$").replace("–", "--")
+
+
+def _render_latex(table: pd.DataFrame) -> str:
+    rows, notes = _text_cells(
+        table, pm=r" $\pm$ ", dash="--", esc=latex_escape,
+        marker=lambda ids: r"\textsuperscript{" + ",".join(map(str, ids)) + "}",
+    )
+    groups: list[tuple[str, int]] = []
+    for c in COLUMNS:
+        if groups and groups[-1][0] == c.group:
+            groups[-1] = (c.group, groups[-1][1] + 1)
+        else:
+            groups.append((c.group, 1))
+    spec = "llll" + "".join("r" * n for _, n in groups) + "l"
+    top, rules, start = ["", "", "", ""], [], 5
+    for name, n in groups:
+        top.append(rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(name)}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + n - 1}}}")
+        start += n
+    top.append("")
+    second = ["Dataset", "Stage", "Method", "Seeds", *(latex_escape(c.header) for c in COLUMNS), "Source"]
+    out = [
+        "% generated by `oltr leaderboard`; needs \\usepackage{booktabs}",
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        r"\setlength{\tabcolsep}{3pt}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(top) + r" \\",
+        " ".join(rules),
+        " & ".join(second) + r" \\",
+        r"\midrule",
+    ]
+    previous = None
+    for (_, r), cells in zip(table.iterrows(), rows):
+        key = (r["dataset"], r["stage"])
+        if previous is not None and key != previous:
+            out.append(r"\midrule")
+        previous = key
+        out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"\begin{minipage}{\linewidth}\tiny"]
+    out.append(
+        "Accuracies in \\%, ECE / F-measure / AUROC in [0, 1]; Group mean = (Many + Medium + Few) / 3, "
+        "Overall = micro accuracy; runs aggregated over seeds as mean $\\pm$ std; -- = not reported.\\\\"
+    )
+    out += [rf"\textsuperscript{{{i}}}{latex_escape(n)}\\" for i, n in enumerate(notes, 1)]
+    out += [latex_escape(c) + r"\\" for c in _citations(table)]
+    out += [r"\end{minipage}", r"\caption{Leaderboard (published rows marked).}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def _render_html(table: pd.DataFrame) -> str:
+    rows, notes = _text_cells(
+        table, pm=" ± ", dash="–", esc=html.escape, marker=lambda ids: "<sup>" + ",".join(map(str, ids)) + "</sup>"
+    )
+    columns = pd.MultiIndex.from_tuples(
+        [("", "Dataset"), ("", "Stage"), ("", "Method"), ("", "Seeds"),
+         *((c.group, c.header) for c in COLUMNS), ("", "Source")]
+    )
+    frame = pd.DataFrame(rows, columns=columns)
+    body = frame.to_html(index=False, escape=False, border=0, classes="oltr-leaderboard")
+    foot = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    cits = "".join(f"<li>{html.escape(c)}</li>" for c in _citations(table))
+    if foot:
+        body += f"\n<ol class='notes'>{foot}</ol>"
+    if cits:
+        body += f"\n<ul class='sources'>{cits}</ul>"
+    return body + "\n"
+
+
+def _render_csv(table: pd.DataFrame) -> str:
+    out = table.copy()
+    out["citations"] = out["citations"].map(lambda c: " | ".join(c or ()))
+    out["notes"] = out["notes"].map(lambda n: " | ".join(n or ()))
+    return out.to_csv(index=False, float_format="%.6g")
+
+
+_RENDERERS = {"md": _render_markdown, "latex": _render_latex, "csv": _render_csv, "html": _render_html}
+
+
+def render(table: pd.DataFrame, fmt: str = "md") -> str:
+    """The leaderboard as text.
+
+    Args:
+        table: The output of :func:`leaderboard_table`.
+        fmt: ``"md"`` (pipe table + footnotes), ``"latex"`` (booktabs ``table``), ``"csv"`` (numeric
+            means and stds, machine-readable) or ``"html"``.
+    """
+    if fmt not in _RENDERERS:
+        raise ValueError(f"Expected `fmt` to be one of {list(FORMATS)}, but got {fmt!r}")
+    return _RENDERERS[fmt](table)
+
+
+# ---------------------------------------------------------------------------------------- writing
+def write_plots(runs: pd.DataFrame, out_dir: str | Path, *, prefix: str = "") -> dict[str, Path]:
+    """All leaderboard plots of ``runs`` as PNG files in ``out_dir`` (plots with nothing to show are skipped)."""
+    from oltr.reporting import plots
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = {
+        "per_class_accuracy": plots.plot_per_class_accuracy(runs, out_dir / f"{prefix}per_class_accuracy.png"),
+        "shot_bars": plots.plot_shot_bars(runs, out_dir / f"{prefix}shot_bars.png"),
+        "xi_schedules": plots.plot_xi_schedules(runs, out_dir / f"{prefix}xi_schedules.png"),
+        "training_curves": plots.plot_training_curves(runs, out_dir / f"{prefix}training_curves.png"),
+    }
+    return {k: v for k, v in made.items() if v is not None}
+
+
+def write_leaderboard(
+    run_dirs: Iterable[str | Path] | str | Path,
+    out_dir: str | Path,
+    formats: Sequence[str] = ("md", "csv", "latex"),
+    rule: str = "strict",
+    plots: bool = True,
+    *,
+    published: bool = True,
+) -> dict[str, Path]:
+    """Collect runs, write the leaderboard in each format, the per-run table and the plots.
+
+    Returns:
+        ``{fmt: path}`` for each format (``leaderboard.md``, ``.csv``, ``.tex``, ``.html``), ``"runs"``
+        (``runs.csv``, one row per run) and one entry per plot written. Plots are skipped with a warning
+        when matplotlib (the ``plots`` extra) is not installed.
+    """
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"Expected formats from {list(FORMATS)}, but got {fmt!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = collect_runs(run_dirs, rule=rule)
+    table = leaderboard_table(runs, published=published)
+    paths: dict[str, Path] = {}
+    for fmt in formats:
+        path = out_dir / f"leaderboard{SUFFIX[fmt]}"
+        path.write_text(render(table, fmt))
+        paths[fmt] = path
+    per_run = runs.drop(columns=["per_class", "train_counts"])
+    per_run.to_csv(out_dir / "runs.csv", index=False, float_format="%.6g")
+    paths["runs"] = out_dir / "runs.csv"
+    if plots:
+        try:
+            paths.update(write_plots(runs, out_dir))
+        except ImportError as err:
+            warnings.warn(f"plots skipped: {err}", stacklevel=2)
+    return paths
+

@@ -1,0 +1,110 @@
+"""Feature models: every registered architecture runs forward and backward at 28x28 and 224x224."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from oltr.models import FEATURE_MODELS, FeatureModel, build_feature_model
+
+# Reduced widths keep the registry sweep fast on CPU; test_resnet152_full_width_224 covers the real network once.
+SWEEP = [
+    ("small", 28, 2, 8),  # stem, input size, batch, width
+    ("imagenet", 224, 2, 8),
+]
+
+
+def _forward_backward(model: FeatureModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    feature, fmap = model(x)
+    (feature.sum() + fmap.mean()).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, f"no gradient for {name}"
+        assert torch.isfinite(param.grad).all(), f"non-finite gradient for {name}"
+    return feature, fmap
+
+
+@pytest.mark.parametrize("name", FEATURE_MODELS.names())
+@pytest.mark.parametrize("stem,size,batch,width", SWEEP)
+def test_forward_backward(name, stem, size, batch, width):
+    torch.manual_seed(0)
+    model = build_feature_model(name, stem=stem, width=width, use_attention=True, use_fc_add=True, fc_add_dim=32)
+    # Zero-initialised attention output would leave the attention's inner layers without gradient at init.
+    torch.nn.init.normal_(model.attention.out.weight, std=0.01)
+    feature, fmap = _forward_backward(model, torch.randn(batch, 3, size, size))
+    assert feature.shape == (batch, 32) and model.feat_dim == 32
+    assert fmap.shape[:2] == (batch, model.map_channels)
+    assert (feature >= 0).all()  # fc_add is followed by ReLU
+
+
+def test_imagenet_stem_on_small_images():
+    """Adaptive pooling: the 224-crop stem still works on 28x28 (the last map is 1x1)."""
+    model = build_feature_model("resnet10", width=8, use_attention=True)
+    feature, fmap = _forward_backward(model, torch.randn(2, 3, 28, 28))
+    assert feature.shape == (2, 64) and fmap.shape == (2, 64, 1, 1)
+
+
+@pytest.mark.parametrize("name,expected", [("resnet10", 512), ("resnet18", 512), ("resnet50", 2048)])
+def test_feature_width_and_map_size(name, expected):
+    model = build_feature_model(name).eval()
+    with torch.no_grad():
+        feature, fmap = model(torch.randn(1, 3, 224, 224))
+    assert model.feat_dim == expected and feature.shape == (1, expected) and fmap.shape == (1, expected, 7, 7)
+
+
+def test_width_scales_every_stage():
+    model = build_feature_model("resnet10", stem="small", width=16)
+    trunk = model.backbone
+    assert trunk.conv1.out_channels == 16
+    assert [getattr(trunk, f"layer{i}")[0].conv1.out_channels for i in range(1, 5)] == [16, 32, 64, 128]
+    assert model.feat_dim == 128
+    feature, fmap = model(torch.randn(2, 3, 28, 28))
+    assert fmap.shape == (2, 128, 4, 4) and feature.shape == (2, 128)
+    bottleneck = build_feature_model("resnet50", width=8)
+    assert bottleneck.feat_dim == 8 * 8 * 4
+
+
+def test_grayscale_input_channels():
+    model = build_feature_model("resnet10", stem="small", width=8, in_channels=1)
+    assert model(torch.randn(2, 1, 28, 28))[0].shape == (2, 64)
+
+
+def test_resnet152_full_width_224():
+    """The real Places-LT backbone (58M parameters) once: batch 1, forward and backward, with attention."""
+    torch.manual_seed(0)
+    model = build_feature_model("resnet152", use_attention=True, use_fc_add=True)
+    feature, fmap = _forward_backward(model, torch.randn(1, 3, 224, 224))
+    assert feature.shape == (1, 512) and fmap.shape == (1, 2048, 7, 7)
+
+
+def test_matches_torchvision_resnet_features():
+    """Same weights, same numbers: the trunk is torchvision's ResNet minus avgpool/fc."""
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18().eval()
+    model = build_feature_model("resnet18", weights=reference.state_dict()).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = torch.flatten(reference.avgpool(torch.nn.Sequential(*list(reference.children())[:-2])(x)), 1)
+        torch.testing.assert_close(model(x)[0], expected)
+
+
+def test_channels_last_model_matches_contiguous():
+    torch.manual_seed(0)
+    model = build_feature_model("resnet10", stem="small", width=8, use_attention=True).eval()
+    torch.nn.init.normal_(model.attention.out.weight, std=0.1)
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = model(x)[0]
+        model = model.to(memory_format=torch.channels_last)
+        got = model(x.contiguous(memory_format=torch.channels_last))[0]
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_registry_metadata_and_unknown_name():
+    assert {"resnet10", "resnet152"} <= set(FEATURE_MODELS.names())
+    assert FEATURE_MODELS.get("resnet10").meta["torchvision_weights"] is False
+    assert FEATURE_MODELS.get("resnet152").meta["layers"] == (3, 8, 36, 3)
+    with pytest.raises(ValueError, match="resnet10"):
+        build_feature_model("resnet11")
+    with pytest.raises(ValueError, match="stem"):
+        build_feature_model("resnet10", stem="tiny")
