@@ -102,6 +102,8 @@ def main() -> int:
         "",
         f"**Engine / bare = {ratio:.3f} (overhead {100 * (ratio - 1):+.1f}%; budget < 5%: {verdict})**",
         "",
+        "Medians are used because the machine may be shared: a load spike shows up in the max column only.",
+        "",
         "What the engine adds per step: the task dict, fp32 cast of the logits for the loss, on-device",
         "accumulation of the loss components and of the first non-finite step (no host sync), the null",
         "autocast/scaler objects, and one host sync every `log_every` steps for the progress bar.",

@@ -161,7 +161,15 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
     env = init_distributed(device)
     run_dir = Path(output_dir) if output_dir is not None else default_run_dir(cfg)
     chash = config_hash(cfg)
-    state = broadcast_object(_run_dir_state(run_dir, cfg, chash, resume) if env.primary else None, env)
+    state = None
+    if env.primary:
+        try:
+            state = _run_dir_state(run_dir, cfg, chash, resume)
+        except RunDirError as e:
+            state = e
+    state = broadcast_object(state, env)  # every rank raises together instead of hanging
+    if isinstance(state, Exception):
+        raise state
     if state == "complete":
         return run_dir
     if env.primary:

@@ -45,31 +45,36 @@ class FocalSpec(NamedTuple):
 
 
 def _positive(p: torch.Tensor, logp: torch.Tensor, u: torch.Tensor, s: FocalSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target term ``P(p)`` and ``D = p * dP/dp`` (elementwise, any shape)."""
-    xi, gp, gh = s.xi, s.gamma_pos, s.gamma_hc
-    loss_w: torch.Tensor | float = 0.0
-    d: torch.Tensor | float = 0.0
-    if xi != 1.0:
-        if gp == 0.0:
-            low, d_low = 1.0, -1.0
+    """Target term ``P(p) = -W log p`` and ``D = p dP/dp = p R - W`` (elementwise, any shape).
+
+    ``W = (1-xi) u^g+ + xi (1+p)^ghc`` with ``u = 1-p``, and
+    ``R = (1-xi) g+ u^g+ rho - xi ghc (1+p)^(ghc-1) log p`` with ``rho = log p / (1-p)`` (-> -1 as p -> 1;
+    callers pass a ``log p`` accurate near 1, and where ``1-p`` is 0 the factor ``u^g+`` is 0 too).
+    Written with few operations: on (B, 1) columns the per-call overhead is what costs.
+    """
+    low, high = 1.0 - s.xi, s.xi
+    weight: torch.Tensor | float = 0.0
+    r: torch.Tensor | None = None
+    if low != 0.0:
+        if s.gamma_pos == 0.0:
+            weight = low
         else:
-            # log(p)/(1-p) -> -1 as p -> 1 (callers pass a log p accurate near 1); where 1-p is 0, low is 0 too.
-            rho = logp / u.clamp_min(torch.finfo(p.dtype).tiny)
-            low = u.pow(gp)
-            d_low = low * (gp * p * rho - 1.0)
-        loss_w = loss_w + (1.0 - xi) * low
-        d = d + (1.0 - xi) * d_low
-    if xi != 0.0:
-        if gh == 0.0:
-            high, d_high = 1.0, -1.0
+            u_pow = _pow(u, s.gamma_pos)
+            weight = u_pow * low
+            r = (logp / u.clamp_min(torch.finfo(p.dtype).tiny)).mul_(u_pow).mul_(low * s.gamma_pos)
+    if high != 0.0:
+        if s.gamma_hc == 0.0:
+            weight = weight + high
         else:
-            high = (1.0 + p).pow(gh)
-            d_high = -high * (1.0 + gh * p / (1.0 + p) * logp)
-        loss_w = loss_w + xi * high
-        d = d + xi * d_high
-    if not isinstance(d, torch.Tensor):
-        d = torch.full_like(p, d)
-    return -loss_w * logp, d
+            one_p = 1.0 + p
+            h = one_p.pow(s.gamma_hc)
+            weight = torch.add(weight, h, alpha=high) if isinstance(weight, torch.Tensor) else h.mul(high).add_(weight)
+            t = (h * logp).div_(one_p).mul_(-high * s.gamma_hc)
+            r = t if r is None else r.add_(t)
+    if not isinstance(weight, torch.Tensor):
+        return logp * (-weight), torch.full_like(p, -weight)
+    d = (p * r).sub_(weight) if r is not None else -weight
+    return -(weight * logp), d
 
 
 def _pow(x: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -99,30 +104,45 @@ def _negative(p, logp, u, logu, s: FocalSpec) -> tuple[torch.Tensor, torch.Tenso
     return -w * logu, w * (p / u - s.gamma_neg * logu)
 
 
-def _negative_dense(p, logp, u, logu, s: FocalSpec) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def _pow_owned(x: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``x ** gamma`` for a tensor the caller owns (may be overwritten)."""
+    if gamma == 2.0:
+        return x.mul_(x)
+    if gamma == 4.0:
+        return x.mul_(x).mul_(x)
+    if gamma == 1.0:
+        return x
+    return x.pow_(gamma)
+
+
+def _negative_dense(p, logp, u, s: FocalSpec) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """:func:`_negative` over (B, K) as ``(n, d, n_scale, d_scale)`` with ``N = n_scale * n``, ``D = d_scale * d``.
 
-    Scalar factors are returned rather than applied: each full pass over the logits costs as much as a
-    cross-entropy's, and the caller can fold a scalar into the backward multiplication for free.
+    Consumes ``u = 1 - p`` (overwritten). Scalar factors are returned rather than applied, and temporaries are
+    updated in place: each full pass and each fresh (B, K) buffer costs about what a cross-entropy does.
     """
     g, xi = s.gamma_neg, s.xi
     if g != 0.0:
         # Probabilities whose weighted terms (~p^(g+1)) would fall below the smallest normal float are set to 0:
         # their contribution is invisible at that precision, and subnormal arithmetic is ~30x slower on CPUs.
-        p = torch.nn.functional.threshold(p, 16.0 * torch.finfo(p.dtype).tiny ** (1.0 / (g + 1.0)), 0.0)
-    w = _pow(p, g)
+        w = _pow_owned(torch.nn.functional.threshold(p, 16.0 * torch.finfo(p.dtype).tiny ** (1.0 / (g + 1.0)), 0.0), g)
+    else:
+        w = None
     if s.negatives == "reference":
+        if w is None:
+            w = torch.ones_like(p)
         wl = w * logp
-        n = wl if xi == 0.0 else torch.add(wl * (1.0 - xi), logp, alpha=xi)
-        d = torch.add(w, wl, alpha=g)  # (1-xi)(w + g w log p) + xi, negated
+        d = w.add_(wl, alpha=g)  # negated: (1-xi)(w + g w log p) + xi
         if xi != 0.0:
             d.mul_(1.0 - xi).add_(xi)
+        n = wl if xi == 0.0 else wl.mul_(1.0 - xi).add_(logp, alpha=xi)
         return n, d, -1.0, -1.0
-    n = w * logu
-    d = p / u  # <= 1 off the row maximum
-    if g != 0.0:
-        d.sub_(logu, alpha=g).mul_(w)
-    return n, d, -(1.0 - xi), 1.0 - xi
+    logu = u.log()
+    d = torch.div(p, u, out=u)  # <= 1 off the row maximum
+    if w is None:
+        return logu, d, -(1.0 - xi), 1.0 - xi
+    d.sub_(logu, alpha=g).mul_(w)
+    return logu.mul_(w), d, -(1.0 - xi), 1.0 - xi
 
 
 def _negative_du(p, logp, u, logu, s: FocalSpec) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,12 +154,12 @@ def _negative_du(p, logp, u, logu, s: FocalSpec) -> tuple[torch.Tensor, torch.Te
     return -w * logu, w * (p - s.gamma_neg * u * logu)
 
 
-def _log_rest(rest: torch.Tensor, shifted: torch.Tensor, jstar: torch.Tensor) -> torch.Tensor:
-    """``log(rest)``, ``rest`` = sum of exp(shifted) off the row maximum; log-sum-exp where ``rest`` underflows."""
+def _log_rest(rest: torch.Tensor, z: torch.Tensor, shift: torch.Tensor, jstar: torch.Tensor) -> torch.Tensor:
+    """``log(rest)``, ``rest`` = sum of exp(z - shift) off the row maximum; log-sum-exp where ``rest`` underflows."""
     small = rest < torch.finfo(rest.dtype).tiny * 2.0**40
     if not bool(small.any()):
         return rest.log()
-    exact = torch.logsumexp(shifted.scatter(1, jstar, float("-inf")), 1, keepdim=True)
+    exact = torch.logsumexp((z - shift).scatter_(1, jstar, float("-inf")), 1, keepdim=True)
     return torch.where(small, exact, rest.log())
 
 
@@ -168,7 +188,9 @@ def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, 
     # Softmax by hand so that the row maximum's 1 - p* = rest / total and log p* = -log1p(rest) come out exact.
     shift, jstar = z.max(1, keepdim=True)
     shifted = z - shift
-    p = shifted.exp()
+    # log p over all entries is needed by dense target terms and the reference negatives only.
+    need_logp = dense or s.qu != 0.0 or (has_neg and s.negatives == "reference")
+    p = shifted.exp() if need_logp else shifted.exp_()  # a fresh (B, K) buffer costs as much as a pass
     p.scatter_(1, jstar, 0.0)
     rest = p.sum(1, keepdim=True)
     p.scatter_(1, jstar, 1.0)
@@ -176,7 +198,7 @@ def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, 
     inv_total = 1.0 / (1.0 + rest)
     p.mul_(inv_total)
     p_star, u_star = inv_total, rest * inv_total
-    logp_star, logu_star = -log_total, _log_rest(rest, shifted, jstar) - log_total
+    logp_star, logu_star = -log_total, _log_rest(rest, z, shift, jstar) - log_total
 
     # Coefficients: dense (B, K) or scalar everywhere, plus (for class indices) extra ones on the target column.
     if dense:
@@ -202,13 +224,13 @@ def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, 
     d_e: torch.Tensor | None = None
     loss_mult, d_mult = 1.0, 1.0
     if need_pos or need_neg:
-        logp = shifted.sub_(log_total) if (need_pos or s.negatives == "reference") else None
-        u = 1.0 - p  # exact off the row maximum, where p <= 1/2
+        logp = shifted.sub_(log_total) if need_logp else None
+        u = torch.sub(1.0, p) if (need_pos or s.negatives == "paper") else None  # exact off the row maximum
         if need_pos:
             term, d_p = _positive(p, logp, u, s)
             loss_e, d_e = q * term, q * d_p
         if need_neg:
-            n, d_n, n_scale, d_scale = _negative_dense(p, logp, u, u.log() if s.negatives == "paper" else None, s)
+            n, d_n, n_scale, d_scale = _negative_dense(p, logp, u, s)
             if loss_e is None and not dense:
                 loss_e, d_e, loss_mult, d_mult = n, d_n, r * n_scale, r * d_scale
             else:

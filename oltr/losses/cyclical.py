@@ -32,8 +32,9 @@ from oltr.losses._registry import LOSSES, check_choice, check_gamma
 from oltr.losses.focal import FocalFamilyLoss
 from oltr.losses.schedule import SCHEDULES, check_schedule_args, cyclical_xi
 
-#: Above this gamma_hc, -(1+p)^g log p increases with p somewhere in (0, 1): min_p (1+p)/(-p log p) = 3.5911.
-GAMMA_HC_MONOTONE_LIMIT = 3.5911
+#: Above this gamma_hc, -(1+p)^g log p increases with p somewhere in (0, 1): min_p (1+p)/(-p log p) = 3.5911
+#: (at p = 0.278); the issue's rounded 3.59 is used so that the warning never comes late.
+GAMMA_HC_MONOTONE_LIMIT = 3.59
 
 
 class _CyclicalLoss(FocalFamilyLoss):
@@ -103,7 +104,7 @@ class CyclicalFocalLoss(_CyclicalLoss):
     Args:
         gamma: low-confidence (focal) exponent :math:`\\gamma_{lc} \\ge 0`; in the reference flavour both
             :math:`\\gamma_+` and :math:`\\gamma_-`.
-        gamma_hc: high-confidence exponent :math:`\\gamma_{hc} \\ge 0` (warns above 3.5911).
+        gamma_hc: high-confidence exponent :math:`\\gamma_{hc} \\ge 0` (warns above 3.59).
         factor: cyclical factor :math:`f_c \\ge 1`.
         epochs: epochs spanned by the schedule (required; the engine passes the stage's).
         schedule: ``'paper'`` | ``'reference'``; defaults to the flavour's.
@@ -157,7 +158,7 @@ class CyclicalAsymmetricLoss(_CyclicalLoss):
     Args:
         gamma_pos: :math:`\\gamma_+ \\ge 0` of the target term (default 0).
         gamma_neg: :math:`\\gamma_- \\ge 0` of the non-target terms (default 4).
-        gamma_hc: high-confidence exponent (default 2; warns above 3.5911).
+        gamma_hc: high-confidence exponent (default 2; warns above 3.59).
         factor, epochs, schedule, per_iteration, flavour, label_smoothing, reduction: as
             :class:`CyclicalFocalLoss` (default factor 2).
     """

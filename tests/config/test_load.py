@@ -24,7 +24,7 @@ def test_shipped_configs_load():
         cfg = load_config(path, check_loss=False)
         assert isinstance(cfg, RunConfig)
         assert cfg.optim.momentum == 0.9 and cfg.optim.weight_decay == 5e-4
-        assert cfg.open_threshold == 0.1
+        assert cfg.open_threshold == (0.5 if "FashionMNIST" in str(path) else 0.1)
         assert cfg.model.classifier == ("dot" if cfg.stage == 1 else "meta_embedding")
         if cfg.stage == 2:
             assert cfg.data.sampler == "class_aware" and cfg.data.num_samples_cls == 4

@@ -193,3 +193,15 @@ def test_amp_bf16_on_cpu_and_fp16_refused(tiny_root, tmp_path):
 def test_metrics_lines_are_json(stage1_ce):
     for line in (stage1_ce / "metrics.jsonl").read_text().splitlines():
         json.loads(line)
+
+
+@pytest.mark.slow
+def test_compile_runs_on_cpu(tiny_root, tmp_path):
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("torch.compile on CPU needs a C compiler")
+    eager = read_metrics(train(tiny_cfg(tiny_root, 1, epochs=1), tmp_path / "eager", progress=False))
+    compiled = read_metrics(train(tiny_cfg(tiny_root, 1, epochs=1, compile=True), tmp_path / "compiled",
+                                  progress=False))
+    assert compiled[0]["loss"] == pytest.approx(eager[0]["loss"], rel=1e-3)

@@ -100,11 +100,11 @@ def test_epoch_outside_range_raises(schedule):
 
 
 def test_gamma_hc_above_monotone_limit_warns():
-    with pytest.warns(UserWarning, match="gamma_hc=4 > 3.5911.*no longer monotone"):
+    with pytest.warns(UserWarning, match="gamma_hc=4 > 3.59.*no longer monotone"):
         build_loss("cfl", gamma_hc=4, epochs=10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        build_loss("cfl", gamma_hc=3.5, epochs=10)
+        build_loss("cfl", gamma_hc=3.59, epochs=10)
 
 
 @pytest.mark.parametrize("flavour", ["paper", "reference"])
