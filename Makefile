@@ -18,7 +18,6 @@ install: $(VENV)/.installed
 # torch is pinned to the wheels on local disk; the project's own ranges never pull another build.
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -e '.[test,plots]' torch==2.14.1 torchvision==0.29.1
 	touch $@

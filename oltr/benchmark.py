@@ -96,7 +96,7 @@ def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_di
     if unknown:
         raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(suite.losses)}")
     return [
-        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}" / f"{loss}_seed{seed}")
+        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
         for seed in seeds
         for loss in losses
         for stage in (1, 2)
@@ -175,7 +175,7 @@ def run_benchmark(
         f"= {len(grid)} runs -> {runs_dir}")
     for k, cell in enumerate(grid, 1):
         tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
-        stage1_dir = runs_dir / "stage_1" / f"{cell.loss}_seed{cell.seed}"
+        stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
         config = suite.stage_1 if cell.stage == 1 else suite.stage_2
         t0 = time.perf_counter()
         if is_complete(cell.run_dir) and _eval_is_current(cell.run_dir):

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OLTR_SHARED", REPO.parent / "shared"))
@@ -46,3 +47,14 @@ def golden_oltr(shared_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def fashion_mnist_dir() -> Path:
     return _need(FASHION_MNIST)
+
+
+@pytest.fixture(autouse=True)
+def _one_intra_op_thread():
+    """One torch thread per test: the tests run tiny models and tensors, where intra-op threads only add
+    synchronisation (3-4x slower on a busy 2-core machine), and DataLoader workers run single-threaded
+    too. The previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -30,6 +30,7 @@ from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, train_one_epoch
 from oltr.engine.tasks import loss_xi
+from oltr.losses import loss_info
 
 log = logging.getLogger("oltr.engine")
 
@@ -245,6 +246,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
     if cfg.compile:
         model = torch.compile(model)
     criterion = task.criterion
+    # Only scheduled losses have a meaningful xi (focal/asl expose xi = 0 as the degenerate case).
+    scheduled = bool(loss_info(cfg.loss.name).meta.get("has_schedule"))
 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -252,7 +255,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         data.sampler.set_epoch(epoch)
         if hasattr(criterion, "set_epoch"):
             criterion.set_epoch(epoch)
-        xi = loss_xi(criterion)
+        xi = loss_xi(criterion) if scheduled else None
         lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(optimizer.param_groups)}
         losses = train_one_epoch(model, optimizer, data.loader, data.steps, device, epoch, env, autocast=autocast,
                                  scaler=scaler, channels_last=cfg.channels_last, log_every=cfg.log_every,

@@ -60,7 +60,7 @@ def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
 
 def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
     records = []
-    for (dataset, stage, loss), grp in runs.groupby(["dataset", "stage", "loss"], sort=True):
+    for (dataset, stage, loss), grp in runs.groupby(["dataset", "stage", "loss"], sort=False):
         if grp["loss_params"].nunique() > 1:
             warnings.warn(
                 f"{dataset} stage {stage} loss {loss!r}: runs with different loss parameters "
@@ -109,7 +109,7 @@ def leaderboard_table(
     Returns:
         Columns :data:`ID_COLUMNS`, then per metric column of :data:`COLUMNS` its mean and ``<key>_std``
         in display units (accuracies in %, ECE / F-measure / AUROC in [0, 1]). Rows sorted by dataset
-        and stage, published rows first.
+        and stage, published rows first, then losses in the order their runs were given.
     """
     ours = _aggregate_runs(runs) if runs is not None and len(runs) else pd.DataFrame(columns=list(ID_COLUMNS))
     if isinstance(published, pd.DataFrame):

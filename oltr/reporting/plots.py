@@ -78,7 +78,7 @@ def plot_per_class_accuracy(runs: pd.DataFrame, path: str | Path) -> Path | None
                 ax.text(np.sqrt(max(a, lo) * min(b, hi)), 0.98, group, ha="center", va="top", fontsize=8,
                         color="0.35", transform=ax.get_xaxis_transform())
         edges = np.geomspace(lo, hi, 12)
-        for loss, lg in grp.groupby("loss", sort=True):
+        for loss, lg in grp.groupby("loss", sort=False):
             acc = np.nanmean(np.stack(lg["per_class"].to_list()), axis=0) * 100
             pts = ax.scatter(counts, acc, s=6, alpha=0.35, label=None)
             which = np.digitize(counts, edges)
@@ -107,7 +107,7 @@ def plot_shot_bars(runs: pd.DataFrame, path: str | Path) -> Path | None:
     panels = _panels(runs)
     fig, axes = _grid(plt, len(panels))
     for ax, ((dataset, stage), grp) in zip(axes, panels):
-        stats = grp.groupby("loss", sort=True)[[f"closed_{g}" for g in GROUPS]].agg(["mean", "std"]) * 100
+        stats = grp.groupby("loss", sort=False)[[f"closed_{g}" for g in GROUPS]].agg(["mean", "std"]) * 100
         losses = list(stats.index)
         width = 0.8 / max(len(losses), 1)
         x = np.arange(len(GROUPS))
@@ -191,7 +191,7 @@ def plot_training_curves(runs: pd.DataFrame, path: str | Path) -> Path | None:
             ax = axes[row, col]
             # val_top1 is logged as a fraction; older logs in % are drawn as they are.
             scale = 100.0 if metric == "val_top1" and hist[metric].max() <= 1.0 else 1.0
-            for loss, lg in grp.groupby("loss", sort=True):
+            for loss, lg in grp.groupby("loss", sort=False):
                 stats = lg.groupby("epoch")[metric].agg(["mean", "min", "max"])
                 line = ax.plot(stats.index, stats["mean"] * scale, label=f"{loss} (n={lg['run'].nunique()})")[0]
                 ax.fill_between(stats.index, stats["min"] * scale, stats["max"] * scale,

@@ -6,20 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from oltr.data import prepare_fashion_mnist_lt
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Image transforms run in single-threaded DataLoader workers; test them the same way (and keep
-    tiny tensor ops from spinning threads on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

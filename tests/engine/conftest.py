@@ -15,14 +15,3 @@ from _engine_helpers import make_tiny_dataset  # noqa: E402
 def tiny_root(tmp_path_factory) -> Path:
     """Tiny_LT: 4 classes (48/24/12/6 train images of 16x16), val 20, test 24, open 10."""
     return make_tiny_dataset(tmp_path_factory.mktemp("tiny_lt"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; one thread avoids oversubscribing shared CPUs."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -1,0 +1,128 @@
+"""End-to-end tests of ``oltr benchmark`` on a tiny Fashion-MNIST-LT grid (real images, one epoch per stage)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import oltr.benchmark as bench
+from oltr.cli import main as cli_main
+from oltr.data import prepare_fashion_mnist_lt
+from oltr.data.fashion_mnist_lt import FashionMNISTLTSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A few hundred real images: 8 known classes falling from 120 to 8 training images.
+TINY = FashionMNISTLTSpec(max_count=120, min_count=8, val_per_class=4, test_per_class=10, open_per_class=10)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory, fashion_mnist_dir) -> Path:
+    return prepare_fashion_mnist_lt(tmp_path_factory.mktemp("fmnist_tiny"), seed=0, source=fashion_mnist_dir,
+                                    spec=TINY)
+
+
+def _suite(tmp_path: Path, data_root: Path) -> Path:
+    suite = yaml.safe_load((REPO / "configs" / "suites" / "fashion_mnist_lt.yaml").read_text())
+    suite.update(stage_1=str(REPO / suite["stage_1"]), stage_2=str(REPO / suite["stage_2"]),
+                 data_root=str(data_root), seeds=[0])
+    path = tmp_path / "tiny_suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+# The suite's data is prepared above with the tiny spec; the configs' own prepare step would rebuild it.
+TINY_OVERRIDES = ["epochs=1", "data.prepare=null", "data.batch_size=32", "data.eval_batch_size=64"]
+
+
+def test_tiny_grid_end_to_end(tmp_path, tiny_data):
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["benchmark", "--suite", str(_suite(tmp_path, tiny_data)), "--losses", "ce,cfl", "--seeds", "0",
+            "--out", str(out), "--runs-dir", str(runs)]
+    for item in TINY_OVERRIDES:
+        argv += ["--set", item]
+    assert cli_main(argv) == 0
+
+    for stage in (1, 2):
+        for loss in ("ce", "cfl"):
+            run = runs / f"stage_{stage}_{loss}_seed0"
+            for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.pt", "eval_test.json", "logits_test.npz"):
+                assert (run / name).is_file(), run / name
+            result = json.loads((run / "eval_test.json").read_text())
+            assert result["stage"] == stage and result["loss"] == loss and result["open_set"] is not None
+            # Stage 2 starts from the stage-1 run of the same loss and seed.
+            if stage == 2:
+                cfg = yaml.safe_load((run / "config.yaml").read_text())
+                assert Path(cfg["init_from"]).name == f"stage_1_{loss}_seed0"
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.tex", "grid.json",
+                 "per_class_accuracy.png", "shot_bars.png", "xi_schedules.png", "training_curves.png"):
+        assert (out / name).is_file(), name
+
+    table = pd.read_csv(out / "leaderboard.csv")
+    ours = table[~table["published"].astype(bool)] if "published" in table else table
+    rows = {(int(s), m) for s, m in zip(ours["stage"], ours["method"])}
+    assert rows == {(1, "ce"), (1, "cfl"), (2, "ce"), (2, "cfl")}
+    md = (out / "leaderboard.md").read_text()
+    assert md.count("| FashionMNIST_LT |") == 4
+    grid = json.loads((out / "grid.json").read_text())
+    assert grid["losses"]["cfl"]["name"] == "cfl" and grid["seeds"] == [0] and len(grid["runs"]) == 4
+
+
+def test_interrupted_grid_resumes_without_redoing_finished_runs(tmp_path, tiny_data, monkeypatch):
+    suite = bench.load_suite(str(_suite(tmp_path, tiny_data)))
+    kwargs = dict(losses=["ce"], seeds=[0], out_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
+                  overrides=TINY_OVERRIDES, plots=False, log=lambda msg: None)
+    real_train = bench._train_in_process
+
+    def crash_in_stage_2(config, overrides, run_dir):
+        if Path(run_dir).name.startswith("stage_2"):
+            raise KeyboardInterrupt("simulated interruption")
+        real_train(config, overrides, run_dir)
+
+    monkeypatch.setattr(bench, "_train_in_process", crash_in_stage_2)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_benchmark(suite, **kwargs)
+    stage1 = tmp_path / "runs" / "stage_1_ce_seed0"
+    assert (stage1 / "eval_test.json").is_file()
+    assert not (tmp_path / "runs" / "stage_2_ce_seed0" / "best.pt").exists()
+    stamps = {p.name: p.stat().st_mtime_ns for p in stage1.iterdir()}
+
+    trained: list[str] = []
+
+    def record(config, overrides, run_dir):
+        trained.append(Path(run_dir).name)
+        real_train(config, overrides, run_dir)
+
+    monkeypatch.setattr(bench, "_train_in_process", record)
+    messages: list[str] = []
+    bench.run_benchmark(suite, **{**kwargs, "log": messages.append})
+    assert trained == ["stage_2_ce_seed0"]
+    assert any("stage 1 | ce | seed 0: complete, skipped" in m for m in messages)
+    assert {p.name: p.stat().st_mtime_ns for p in stage1.iterdir() if p.name in stamps} == stamps
+    assert (tmp_path / "results" / "leaderboard.md").is_file()
+
+
+def test_unknown_suite_and_preset_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="available: .*fashion_mnist_lt"):
+        bench.load_suite("no_such_suite")
+    suite = bench.load_suite("fashion_mnist_lt")
+    with pytest.raises(ValueError, match="no loss preset.*presets"):
+        bench.plan_grid(suite, ["ce", "nope"], [0], tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: X\nstage_1: a\nstage_2: b\nlosses: {ce: {name: ce}}\ntypo: 1\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown key\(s\) \['typo'\]"):
+        bench.load_suite(str(bad))
+
+
+def test_every_shipped_suite_loads_and_names_existing_configs():
+    from oltr.losses import available
+
+    for name in bench.available_suites():
+        suite = bench.load_suite(name)
+        assert suite.stage_1.is_file() and suite.stage_2.is_file()
+        assert {"ce", "focal", "asl", "cfl", "casl"} <= set(suite.losses)
+        assert all(preset["name"] in available() for preset in suite.losses.values())
