@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flavour", choices=("paper", "reference"), default=None,
                    help="loss flavour for focal/asl/cfl/casl (default: each loss's default, 'paper')")
     p.add_argument("--rule", choices=("strict", "oltr"), default="strict", help="shot-group boundary rule")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override applied to every run (repeatable)")
+    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="config overrides applied to every run (repeatable)")
     p.add_argument("--nproc-per-node", type=int, default=1,
                    help="GPUs per node: >1 runs each training run through torchrun (DDP)")
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")

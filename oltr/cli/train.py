@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Train one stage from a YAML config; writes a run directory "
                        "(config.yaml, metrics.jsonl, last.pt, best.pt, train.log).")
     p.add_argument("--config", required=True, help="YAML config (configs/<Dataset>/stage_*.yaml)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="dotted overrides, e.g. loss.gamma_hc=3 optim.lr_features=0.05")
+    # extend (not store): `--set a=1 --set b=2` keeps both, as the benchmark runner passes them.
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="dotted overrides, e.g. loss.gamma_hc=3 optim.lr_features=0.05 (repeatable)")
     p.add_argument("--seed", type=int, help="shortcut for --set seed=N")
     p.add_argument("--output", help="run directory (default runs/<dataset>/<name>_<loss>_seed<seed>)")
     p.add_argument("--resume", action="store_true",

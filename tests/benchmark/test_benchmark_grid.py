@@ -126,3 +126,18 @@ def test_every_shipped_suite_loads_and_names_existing_configs():
         assert suite.stage_1.is_file() and suite.stage_2.is_file()
         assert {"ce", "focal", "asl", "cfl", "casl"} <= set(suite.losses)
         assert all(preset["name"] in available() for preset in suite.losses.values())
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_grid_through_torchrun_two_processes(tmp_path, tiny_data):
+    """With --nproc-per-node 2 every training run goes through torchrun (gloo on CPU) with the cell's config."""
+    suite = bench.load_suite(str(_suite(tmp_path, tiny_data)))
+    bench.run_benchmark(suite, losses=["cfl"], seeds=[0], out_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
+                        overrides=TINY_OVERRIDES, nproc_per_node=2, plots=False, log=lambda msg: None)
+    for stage in (1, 2):
+        run = tmp_path / "runs" / f"stage_{stage}_cfl_seed0"
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        assert cfg["loss"]["name"] == "cfl" and cfg["loss"]["gamma_hc"] == 3 and cfg["epochs"] == 1
+        assert "2 process(es)" in (run / "train.log").read_text()
+        assert json.loads((run / "eval_test.json").read_text())["loss"] == "cfl"
