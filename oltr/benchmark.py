@@ -136,6 +136,19 @@ def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: in
     subprocess.run(cmd, check=True)
 
 
+def _check_finished_run(config: Path, overrides: list[str], run_dir: Path) -> None:
+    """Reuse a finished run only if it was trained with this cell's config, as ``oltr train --resume``
+    does; a run of another config (other --set, --flavour or preset) raises ``RunDirError``."""
+    from oltr.config import config_hash, load_config
+    from oltr.engine.run import RunDirError, _run_dir_state
+
+    cfg = load_config(config, overrides)
+    try:
+        _run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
+    except RunDirError as e:
+        raise RunDirError(f"{e} (for the benchmark: pass another --runs-dir, or remove the old run)") from None
+
+
 def _eval_is_current(run_dir: Path) -> bool:
     result, ckpt = run_dir / "eval_test.json", run_dir / "best.pt"
     return result.is_file() and ckpt.is_file() and result.stat().st_mtime >= ckpt.stat().st_mtime
@@ -178,12 +191,14 @@ def run_benchmark(
         stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
         config = suite.stage_1 if cell.stage == 1 else suite.stage_2
         t0 = time.perf_counter()
-        if is_complete(cell.run_dir) and _eval_is_current(cell.run_dir):
-            log(f"{tag}: complete, skipped")
-            continue
-        if not is_complete(cell.run_dir):
+        ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
+        if is_complete(cell.run_dir):
+            _check_finished_run(config, ovr, cell.run_dir)
+            if _eval_is_current(cell.run_dir):
+                log(f"{tag}: complete, skipped")
+                continue
+        else:
             log(f"{tag}: training")
-            ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
             if nproc_per_node > 1:
                 _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from oltr.benchmark import available_suites, run_benchmark
+from oltr.benchmark import available_suites, load_suite, run_benchmark
 
 
 def _csv(text: str) -> list[str]:
@@ -39,11 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oltr.config import ConfigError
+    from oltr.engine import RunDirError, StageHandoffError
+
+    try:
+        suite = load_suite(args.suite)
+    except ValueError as e:
+        raise SystemExit(f"oltr benchmark: {e}") from None
+    try:
+        _run(args, suite)
+    except (ConfigError, RunDirError, StageHandoffError) as e:
+        raise SystemExit(f"oltr benchmark: {e}") from None
+    return 0
+
+
+def _run(args: argparse.Namespace, suite) -> None:
     run_benchmark(
-        args.suite,
+        suite,
         losses=args.losses,
         seeds=args.seeds,
-        out_dir=args.out or f"results/{args.suite}",
+        out_dir=args.out or f"results/{suite.name}",  # the suite's name, also for a YAML path
         runs_dir=args.runs_dir,
         data_root=args.data_root,
         lists=args.lists,
@@ -54,4 +69,3 @@ def run(args: argparse.Namespace) -> int:
         rule=args.rule,
         plots=not args.no_plots,
     )
-    return 0

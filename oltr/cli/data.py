@@ -77,7 +77,13 @@ def run_stats(args: argparse.Namespace) -> int:
         counts = read_class_counts_tsv(args.list)
         _print_stats(counts, rules, args.list.name)
         return 0
-    paths, labels = read_list(args.list, args.num_classes)
+    from oltr.data import ListFormatError
+
+    try:
+        paths, labels = read_list(args.list, args.num_classes)
+    except (FileNotFoundError, ListFormatError) as err:  # the message names the file and line
+        print(f"oltr data stats: {err}", file=sys.stderr)
+        return 1
     n_open = int((labels < 0).sum())
     print(f"{args.list}: {len(paths):,} lines, {n_open:,} open-set (-1)")
     known = labels[labels >= 0]

@@ -46,12 +46,17 @@ def overrides_from_args(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from oltr.config import ConfigError, load_config
+    from oltr.data import ImageLoadError, ListFormatError
     from oltr.engine import NonFiniteLossError, RunDirError, StageHandoffError, train
+    from oltr.models import WeightLoadError
 
     try:
         cfg = load_config(args.config, overrides_from_args(args))
         run_dir = train(cfg, args.output, resume=args.resume, progress=not args.no_progress, device=args.device)
-    except (ConfigError, RunDirError, StageHandoffError, NonFiniteLossError) as e:
+    # bad input data (missing list or image, malformed list line, weights that do not fit): the message
+    # names the file, line or keys; a traceback would only hide it
+    except (ConfigError, RunDirError, StageHandoffError, NonFiniteLossError, FileNotFoundError, ListFormatError,
+            ImageLoadError, WeightLoadError) as e:
         raise SystemExit(f"oltr train: {e}") from None
     print(run_dir)
     return 0

@@ -116,8 +116,10 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
 def _expand_env(text: str, key: str, source: str) -> str:
     def sub(m: re.Match) -> str:
         name, default = m.group(1), m.group(2)
-        if name in os.environ:
-            return os.environ[name]
+        value = os.environ.get(name)
+        # as in the shell: ${VAR:-default} also takes the default when VAR is set but empty
+        if value is not None and (value or default is None):
+            return value
         if default is not None:
             return default
         raise ConfigError(source, key, f"environment variable {name} is not set (write ${{{name}:-default}})")

@@ -117,7 +117,10 @@ def _split_fields(path: Path, text: str) -> tuple[pd.Series, pd.Series, Callable
             io.StringIO(text), sep=" ", header=None, names=["path", "label"], dtype=str, na_filter=False,
             quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c",
         )  # fmt: skip
-        if len(df) == len(lines) and not ((df["path"] == "") | (df["label"] == "")).any():
+        # Lines of 3+ fields make pandas take the first one as the index (paths -> index, labels ->
+        # paths, third field -> labels): only a default RangeIndex means every line had two fields.
+        if (isinstance(df.index, pd.RangeIndex) and len(df) == len(lines)
+                and not ((df["path"] == "") | (df["label"] == "")).any()):
             return df["path"], df["label"].str.rstrip("\r"), line
     except pd.errors.ParserError:
         pass

@@ -50,7 +50,7 @@ def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         pending = sorted(c.parent for c in ([p / CONFIG_FILE] if (p / CONFIG_FILE).is_file() else p.rglob(CONFIG_FILE)))
         for run in pending:
             if not (run / EVAL_FILE).is_file():
-                warnings.warn(f"{run} has no {EVAL_FILE} (not evaluated: run `oltr eval {run}`); skipped", stacklevel=2)
+                warnings.warn(f"{run} has no {EVAL_FILE} (not evaluated: run `oltr eval --run {run} --open`); skipped", stacklevel=2)
         if not runs and not pending:
             raise FileNotFoundError(f"no evaluated run ({EVAL_FILE}) in {p}")
         found.extend(r for r in runs if r not in found)

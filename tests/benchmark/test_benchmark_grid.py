@@ -141,3 +141,24 @@ def test_grid_through_torchrun_two_processes(tmp_path, tiny_data):
         assert cfg["loss"]["name"] == "cfl" and cfg["loss"]["gamma_hc"] == 3 and cfg["epochs"] == 1
         assert "2 process(es)" in (run / "train.log").read_text()
         assert json.loads((run / "eval_test.json").read_text())["loss"] == "cfl"
+
+
+def test_finished_run_of_another_config_is_refused_not_silently_reused(tmp_path, tiny_data, monkeypatch):
+    """Re-running the grid with other settings (--set, --flavour) must not report the old runs under them."""
+    from oltr.engine import RunDirError
+
+    suite = bench.load_suite(str(_suite(tmp_path, tiny_data)))
+    kwargs = dict(losses=["cfl"], seeds=[0], out_dir=tmp_path / "results", runs_dir=tmp_path / "runs",
+                  overrides=TINY_OVERRIDES, plots=False, log=lambda msg: None)
+    bench.run_benchmark(suite, **kwargs)
+
+    trained: list[str] = []
+    monkeypatch.setattr(bench, "_train_in_process", lambda config, overrides, run_dir: trained.append(run_dir))
+    messages: list[str] = []
+    bench.run_benchmark(suite, **{**kwargs, "log": messages.append})  # same config: skipped
+    assert trained == [] and sum("complete, skipped" in m for m in messages) == 2
+
+    for change in (dict(flavour="reference"), dict(overrides=[*TINY_OVERRIDES, "optim.lr_features=0.05"])):
+        with pytest.raises(RunDirError, match=r"stage_1_cfl_seed0 holds a run with a different config.*--runs-dir"):
+            bench.run_benchmark(suite, **{**kwargs, **change})
+    assert trained == []

@@ -111,6 +111,16 @@ def test_env_expansion_and_paths(tmp_path, monkeypatch):
         load_config(write(tmp_path, "data:\n  root: ${NOPE_UNSET}\n"), check_loss=False)
 
 
+def test_env_default_applies_to_empty_variable_as_in_the_shell(tmp_path, monkeypatch):
+    # `OLTR_DATA= oltr train ...` must not turn ${OLTR_DATA:-data}/FashionMNIST_LT into /FashionMNIST_LT
+    monkeypatch.setenv("OLTR_TEST_EMPTY", "")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(write(tmp_path, "data:\n  root: ${OLTR_TEST_EMPTY:-data}/X\n  lists: a${OLTR_TEST_EMPTY}b\n"),
+                      check_loss=False)
+    assert cfg.data.root == str(tmp_path / "data" / "X")
+    assert cfg.data.lists == str(tmp_path / "ab")  # no default: the empty value, as the shell does
+
+
 def test_stage_classifier_consistency(tmp_path):
     with pytest.raises(ConfigError, match="model.classifier"):
         load_config(write(tmp_path, "stage: 2\n"), check_loss=False)

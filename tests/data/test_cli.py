@@ -66,3 +66,10 @@ def test_prepare(tmp_path, fashion_mnist_dir, capsys):
 
 def test_manifest_check(data_lists_dir, capsys):
     assert main(["data", "manifest", "--shared", str(data_lists_dir), "--check"]) == 0
+
+
+def test_stats_of_a_malformed_list_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "X_train.txt"
+    bad.write_text("a.png 0\nb.png one\n")
+    assert main(["data", "stats", str(bad)]) == 1
+    assert f"{bad}:2: label 'one' is not an integer" in capsys.readouterr().err

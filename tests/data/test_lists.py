@@ -25,6 +25,8 @@ def test_reads_paths_and_labels(tmp_path):
     [
         ("a 0\nb\n", 2, "expected '<path> <label>'"),
         ("a 0\nb 1 2\n", 2, "got 3 fields"),
+        # every line with 3 fields: pandas would take the paths as an index and shift the columns
+        ("a 0 1\nb 1 2\n", 1, "got 3 fields"),
         ("a 0\n\nb 1\n", 2, "got 0 fields"),
         ("a 0\nb one\n", 2, "not an integer"),
         ("a 0\nb 1.0\n", 2, "not an integer"),
