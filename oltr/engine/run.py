@@ -62,6 +62,8 @@ def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> s
         if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".")):
             raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
         return "fresh"
+    if not (run_dir / "last.pt").is_file() and not is_complete(run_dir):
+        return "fresh"  # an earlier start failed before its first checkpoint: nothing of it to keep
     old = load_config(cfg_file, check_loss=False)
     old_hash = config_hash(old)
     if old_hash != chash:
@@ -74,7 +76,7 @@ def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> s
         return "complete"
     if not resume:
         raise RunDirError(f"{run_dir} holds an unfinished run; pass --resume to continue it, or choose another --output")
-    return "resume" if (run_dir / "last.pt").is_file() else "fresh"
+    return "resume"
 
 
 @contextlib.contextmanager

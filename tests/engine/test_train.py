@@ -102,6 +102,16 @@ def test_run_dir_policy(tiny_root, stage1_ce):
         train(tiny_cfg(tiny_root, 1, epochs=5), stage1_ce, resume=True, progress=False)
 
 
+def test_a_start_that_failed_before_its_first_checkpoint_can_simply_be_retried(tiny_root, tmp_path):
+    run = tmp_path / "retry"
+    missing = tiny_cfg(tiny_root, 1, **{"data.root": str(tmp_path / "nowhere")})
+    with pytest.raises(FileNotFoundError):
+        train(missing, run, progress=False)
+    assert (run / "config.yaml").is_file() and not (run / "last.pt").exists()
+    # Corrected config, no --resume: nothing of the failed start is worth keeping, so it starts afresh.
+    assert is_complete(train(tiny_cfg(tiny_root, 1, epochs=1), run, progress=False))
+
+
 class _NanAfter(torch.nn.Module):
     """CE that returns NaN from the ``n``-th call on."""
 
