@@ -29,6 +29,7 @@ from PIL import Image
 
 from oltr.data import ImageListDataset, build_transform, load_image, prepare_fashion_mnist_lt, read_list, write_list
 from oltr.data.fashion_mnist_lt import default_source, fashion_mnist_lt_paths
+from _machine import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(500, 375), (500, 333), (375, 500), (500, 400), (640, 480), (400, 300)]  # typical ILSVRC shapes
@@ -117,16 +118,6 @@ def table(rates: dict[str, list[float]], baseline: str) -> list[str]:
         ratio = statistics.median(a / b for a, b in zip(r, base))
         lines.append(f"| {name} | {statistics.median(r):,.0f} | {min(r):,.0f} - {max(r):,.0f} | {ratio:.2f}x |")
     return lines
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
 from oltr.evaluation import closed_set_metrics, evaluate_logits, open_set_metrics
+from _machine import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OLTR_SHARED", REPO.parent / "shared"))
@@ -167,16 +168,6 @@ def load_note() -> str:
         return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
     except OSError:
         return "n/a"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
