@@ -18,7 +18,6 @@ import copy
 import dataclasses
 import difflib
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -292,14 +291,12 @@ def loss_kwargs(cfg: RunConfig, class_counts: Any = None) -> dict:
 
 def validate_loss(cfg: RunConfig, source: str) -> None:
     """Build the loss once (with placeholder class counts) so bad names/parameters fail at load time."""
-    try:
-        from oltr import losses
-    except ImportError:  # the loss package is optional for config-only use
-        return
     import numpy as np
 
+    from oltr import losses
+
     try:
-        entry = losses.loss_info(cfg.loss.name)
+        losses.loss_info(cfg.loss.name)
     except ValueError as e:
         raise ConfigError(source, "loss.name", str(e)) from None
     k = cfg.data.num_classes or 10
@@ -307,10 +304,7 @@ def validate_loss(cfg: RunConfig, source: str) -> None:
     try:
         losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, counts))
     except (TypeError, ValueError) as e:
-        try:
-            params = [p for p in inspect.signature(entry.builder).parameters if p not in ("self", "kwargs")]
-        except (TypeError, ValueError):
-            params = []
+        params = losses.loss_params(cfg.loss.name)
         valid = f"; parameters of {cfg.loss.name!r}: {', '.join(params)}" if params else ""
         raise ConfigError(source, "loss", f"cannot build loss {cfg.loss.name!r} with {cfg.loss.params}: {e}{valid}") from None
 

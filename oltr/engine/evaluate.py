@@ -24,29 +24,6 @@ from oltr.engine.loop import amp_tools, compute_logits
 log = logging.getLogger("oltr.engine")
 
 
-def _to_jsonable(obj):
-    try:
-        from oltr.reporting import to_jsonable
-    except ImportError:
-        try:
-            from oltr.evaluation import to_jsonable
-        except ImportError:
-            to_jsonable = None
-    if to_jsonable is not None:
-        return to_jsonable(obj)
-    if isinstance(obj, dict):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _to_jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
 def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool = True, threshold: float | None = None,
                  rule: str | None = None, from_logits: bool = False, *, fp_rule: str | None = None,
                  progress: bool = True, device: str | None = None) -> dict:
@@ -64,7 +41,7 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     Returns:
         The dict written to ``eval_<split>.json``.
     """
-    from oltr.evaluation import closed_set_metrics, open_set_metrics
+    from oltr.evaluation import evaluate_logits, to_jsonable
 
     run_dir = Path(run_dir)
     if split not in ("val", "test"):
@@ -121,16 +98,15 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
-        closed = closed_set_metrics(logits, labels, train_counts, rule=rule)
-        opened_m = (open_set_metrics(logits, labels, open_logits, train_counts, threshold=threshold, rule=rule,
-                                     fp_rule=fp_rule) if open_set and open_logits is not None else None)
+        metrics = evaluate_logits(logits, labels, train_counts, open_logits=open_logits if open_set else None,
+                                  threshold=threshold, rule=rule, fp_rule=fp_rule)
     result = {
         "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": config_hash(cfg), "rule": rule,
         "threshold": threshold, "fp_rule": fp_rule,
-        "closed_set": closed, "open_set": opened_m, "train_counts": train_counts,
+        **metrics, "train_counts": train_counts,
         "dataset": cfg.data.name, "loss": cfg.loss.name, "stage": cfg.stage, "seed": cfg.seed,
     }
-    result = _to_jsonable(result)
+    result = to_jsonable(result)
     if env.primary:
         out = run_dir / f"eval_{split}.json"
         tmp = out.with_name(f".{out.name}.tmp")
