@@ -34,11 +34,17 @@ class Suite:
     name: str
     dataset: str
     stage_1: Path
-    stage_2: Path
+    stage_2: Path | None  # None: a stage-1-only suite
     losses: dict[str, dict[str, Any]]
     seeds: list[int] = field(default_factory=lambda: [0])
     data_root: str | None = None
     lists: str | None = None
+    # extra dotted overrides per preset (protocol presets), and what each expanded preset stands for
+    preset_overrides: dict[str, list[str]] = field(default_factory=dict)
+    sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    protocols: dict[str, dict[str, str]] = field(default_factory=dict)
+    # dotted overrides applied to every run of the suite (its recipe: epochs, width, ...)
+    overrides: list[str] = field(default_factory=list)
 
 
 def available_suites() -> list[str]:
@@ -53,16 +59,29 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     if not path.is_file():
         raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
     raw = yaml.safe_load(path.read_text()) or {}
-    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists"}
+    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "sweeps", "protocols", "set"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
-    for key in ("dataset", "stage_1", "stage_2", "losses"):
+    for key in ("dataset", "stage_1", *(() if "sweeps" in raw else ("losses",))):
         if key not in raw:
             raise ValueError(f"{path}: missing key {key!r}")
-    losses = raw["losses"]
+    losses = raw.get("losses") or {}
     if not isinstance(losses, dict) or not all(isinstance(v, dict) and "name" in v for v in losses.values()):
         raise ValueError(f"{path}: 'losses' must map a label to a loss section with a 'name'")
+    from oltr.suite_grid import expand_protocols, expand_sweeps
+
+    preset_overrides: dict[str, list[str]] = {}
+    protocols: dict[str, dict[str, str]] = {}
+    if "protocols" in raw:
+        losses, preset_overrides, protocols = expand_protocols(raw["protocols"], losses, str(path))
+    sweeps: dict[str, dict[str, Any]] = {}
+    if "sweeps" in raw:
+        swept, sweeps = expand_sweeps(raw["sweeps"], str(path))
+        clash = set(swept) & set(losses)
+        if clash:
+            raise ValueError(f"{path}: sweep presets {sorted(clash)} clash with loss presets")
+        losses = {**losses, **swept}
 
     def resolve(p: str) -> Path:
         q = Path(p)
@@ -72,12 +91,26 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         name=path.stem,
         dataset=raw["dataset"],
         stage_1=resolve(raw["stage_1"]),
-        stage_2=resolve(raw["stage_2"]),
+        stage_2=resolve(raw["stage_2"]) if raw.get("stage_2") else None,
         losses=losses,
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),
         lists=raw.get("lists"),
+        preset_overrides=preset_overrides,
+        sweeps=sweeps,
+        protocols=protocols,
+        overrides=_suite_overrides(raw.get("set"), path),
     )
+
+
+def _suite_overrides(sets: Any, path: Path) -> list[str]:
+    if sets is None:
+        return []
+    if not isinstance(sets, dict):
+        raise ValueError(f"{path}: 'set' must map dotted config keys to values, e.g. {{epochs: 4}}")
+    from oltr.suite_grid import override
+
+    return [override(k, v) for k, v in sets.items()]
 
 
 @dataclass(frozen=True)
@@ -99,7 +132,7 @@ def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_di
         GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
         for seed in seeds
         for loss in losses
-        for stage in (1, 2)
+        for stage in ((1, 2) if suite.stage_2 is not None else (1,))
     ]
 
 
@@ -117,7 +150,7 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
         out.append(f"data.lists={lists or suite.lists}")
     if cell.stage == 2:
         out.append(f"init_from={stage1_dir}")
-    return out + list(extra)
+    return out + suite.overrides + suite.preset_overrides.get(cell.loss, []) + list(extra)
 
 
 def _train_in_process(config: Path, overrides: list[str], run_dir: Path) -> None:
@@ -184,7 +217,8 @@ def run_benchmark(
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x 2 stages "
+    n_stages = 2 if suite.stage_2 is not None else 1
+    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x {n_stages} stage(s) "
         f"= {len(grid)} runs -> {runs_dir}")
     for k, cell in enumerate(grid, 1):
         tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
@@ -207,8 +241,14 @@ def run_benchmark(
         timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
         log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
 
-    written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
-                                rule=rule, plots=plots)
+    from oltr.reporting.suite_reports import write_suite_reports
+
+    if suite.sweeps and set(losses) <= set(suite.sweeps):
+        written = {}  # one leaderboard row per loss would merge the sweep points: the sweep report replaces it
+    else:
+        written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
+                                    rule=rule, plots=plots)
+    written.update(write_suite_reports(suite, grid, out_dir, rule=rule, plots=plots))
     summary = {
         "suite": suite.name,
         "dataset": suite.dataset,

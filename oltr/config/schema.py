@@ -49,6 +49,8 @@ class DataConfig:
     skip_bad: bool = False
     # auto-prepare the dataset under ``root`` when its lists are missing (e.g. fashion_mnist_lt)
     prepare: Optional[str] = None
+    # keyword arguments of that preparation (oltr.data.DATASETS), e.g. {imb_factor: 100, source: ...}
+    prepare_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
