@@ -65,6 +65,8 @@ def _register_cifar(k: int) -> None:
     other = 100 if k == 10 else 10
 
     @DATASETS.register(f"cifar{k}_lt", num_classes=k, data_names=None,
+                       args=("imb_factor", "profile", "selection", "seed", "val_per_class", "open_set", "source",
+                             "check_sizes"),
                        open_set=f"the CIFAR-{other} test set (or a user list, or none)",
                        source=f"cifar-{k}-python archive folder in $OLTR_CIFAR")
     def _lt(out_dir: Path, *, name: str, **args: Any) -> Path:
@@ -73,6 +75,7 @@ def _register_cifar(k: int) -> None:
     _lt.__doc__ = f"CIFAR-{k}-LT: exponential (or step) long tail, imbalance factor 100 / 50 / 10."
 
     @DATASETS.register(f"cifar{k}_4k", num_classes=k, data_names=[f"CIFAR{k}_4k_{p}" for p in CFL_PROTOCOLS],
+                       args=("val_per_class", "source", "check_sizes"),
                        open_set=None, source=f"cifar-{k}-python archive folder in $OLTR_CIFAR")
     def _4k(out_dir: Path, *, name: str, **args: Any) -> Path:
         protocol = name.removeprefix(f"CIFAR{k}_4k_")

@@ -91,11 +91,11 @@ def protocol_table(runs: pd.DataFrame, protocols: dict[str, dict[str, str]], *, 
     runs = runs.dropna(subset=["preset"])
     order_loss = list(dict.fromkeys(v["loss"] for v in protocols.values()))
     order_proto = list(dict.fromkeys(v["protocol"] for v in protocols.values()))
-    info = pd.DataFrame([{"preset": k, **v} for k, v in protocols.items()])
+    info = pd.DataFrame([{"preset": k, "base_loss": v["loss"], "protocol": v["protocol"]} for k, v in protocols.items()])
     merged = runs.merge(info, on="preset")
     cells: dict[str, dict[str, str]] = {}
     seeds: dict[str, set[int]] = {}
-    for (loss, proto), grp in merged.groupby(["loss_y" if "loss_y" in merged else "loss", "protocol"]):
+    for (loss, proto), grp in merged.groupby(["base_loss", "protocol"]):
         v = grp[metric].astype(float) * 100.0
         text = f"{v.mean():.{decimals}f}" + (f" ± {v.std(ddof=1):.{decimals}f}" if len(v) > 1 else "")
         cells.setdefault(loss, {})[proto] = text
