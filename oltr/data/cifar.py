@@ -123,15 +123,20 @@ def _open_lists(num_classes: int, open_set: str | None, source: str | os.PathLik
 
 
 def _prepare(out_dir: Path, name: str, key: dict, data: dict, train_idx: np.ndarray, val_per_class: int,
-             num_classes: int, open_spec: ListSpec | None, open_list: Path | None) -> Path:
+             num_classes: int, open_spec: ListSpec | None, open_list: Path | None, val_from_test: bool = False) -> Path:
     if is_prepared(out_dir, key):
         return out_dir
     images, labels = data["train"]
-    val_idx = unused_per_class(labels, train_idx, val_per_class, num_classes)
     test_images, test_labels = data["test"]
+    if val_from_test:  # the head class uses all its training images: val = the first test images per class
+        val_idx = select_per_class(test_labels, np.full(num_classes, val_per_class), "first")
+        val = ListSpec(test_images[val_idx], test_labels[val_idx], _rel("test", val_idx))
+    else:
+        val_idx = unused_per_class(labels, train_idx, val_per_class, num_classes)
+        val = ListSpec(images[val_idx], labels[val_idx], _rel("train", val_idx))
     lists = {
         f"{name}_train.txt": ListSpec(images[train_idx], labels[train_idx], _rel("train", train_idx)),
-        f"{name}_val.txt": ListSpec(images[val_idx], labels[val_idx], _rel("train", val_idx)),
+        f"{name}_val.txt": val,
         f"{name}_test.txt": ListSpec(test_images, test_labels, _rel("test", np.arange(len(test_labels)))),
     }
     if open_spec is not None:
@@ -164,7 +169,9 @@ def prepare_cifar_lt(out_dir: str | os.PathLike, *, name: str, num_classes: int 
     Train: ``lt_class_counts(n_max, K, imb_factor, profile)`` images per class (CIFAR-10,
     IF 100: 5000 ... 50, 12,406 images; CIFAR-100: 10,847), chosen by ``selection`` (``ldam``: the
     LDAM-DRW code's seeded shuffle, ``first``: the first images of each class in archive order).
-    Val: ``val_per_class`` unused training images per class. Test: the balanced official test set.
+    Val: the first ``val_per_class`` test images of each class (the head class trains on all its
+    images, so no training image is left over; the CIFAR-LT literature selects on the test set, and
+    this keeps the selection to a small part of it). Test: the complete, balanced official test set.
     Open: the other CIFAR's test set (``other_cifar``), ``none``, or a user list file (paths relative
     to ``data.open_root``).
     """
@@ -180,7 +187,8 @@ def prepare_cifar_lt(out_dir: str | os.PathLike, *, name: str, num_classes: int 
     counts = lt_class_counts(n_max, num_classes, imb_factor, profile)
     train_idx = select_per_class(labels, counts, selection, seed)
     open_spec = _open_lists(num_classes, open_mode, source, check_sizes)
-    return _prepare(out_dir, name, key, data, train_idx, val_per_class, num_classes, open_spec, open_list)
+    return _prepare(out_dir, name, key, data, train_idx, val_per_class, num_classes, open_spec, open_list,
+                    val_from_test=True)
 
 
 def prepare_cifar_4k(out_dir: str | os.PathLike, *, name: str, num_classes: int = 10, protocol: str = "balanced",
