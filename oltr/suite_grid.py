@@ -76,6 +76,9 @@ def expand_protocols(protocols: Any, losses: dict[str, dict[str, Any]], where: s
     info: dict[str, dict[str, str]] = {}
     for proto, spec in protocols.items():
         here = f"{where}: protocols.{proto}"
+        if not isinstance(proto, str):
+            raise ValueError(f"{here}: the protocol name was read as a {type(proto).__name__} (YAML reads 5_3 as 53): "
+                             "quote it, e.g. \"5_3\":")
         spec = spec or {}
         if not isinstance(spec, dict) or set(spec) - {"set", "losses"}:
             raise ValueError(f"{here}: expected keys 'set' (dotted config overrides) and 'losses' (per-loss parameters)")

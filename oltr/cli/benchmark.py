@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
 
 
 def _csv(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
+    # commas inside brackets belong to a sweep preset's name: cfl[gamma_hc=2,factor=4]
+    return [item.strip() for item in re.split(r",(?![^\[]*\])", text) if item.strip()]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
