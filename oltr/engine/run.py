@@ -28,7 +28,7 @@ from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, rng_
                                     set_rng_state, write_json_atomic)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
-from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, train_one_epoch
+from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
 from oltr.engine.tasks import loss_xi
 from oltr.losses import loss_info
 
@@ -209,6 +209,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
     if cfg.channels_last:
         task = task.to(memory_format=torch.channels_last)
     optimizer, scheduler = build.build_optimizer(cfg, task)
+    if hasattr(task, "loss_scale"):  # the reference centroid gradient follows the fp16 loss scale
+        task.loss_scale = loss_scale_source(scaler)
 
     start_epoch, best, best_epoch = 0, -1.0, -1
     if resume:
