@@ -1,9 +1,10 @@
 """Atomic checkpoints and seeding.
 
 A checkpoint is one dict (model, optimizer, scheduler, scaler, epoch, best metric, config hash)
-written to a temporary file in the same folder and moved into place with ``os.replace``, so a crash mid-write never leaves a truncated ``last.pt``. It holds no RNG or sampler
-state: the trainer reseeds every generator and the sampler from (seed, epoch, rank) at the start of each
-epoch, so a resumed run replays the same streams without them.
+written to a temporary file in the same folder and moved into place with ``os.replace``, so a crash
+mid-write never leaves a truncated ``last.pt``. It holds no RNG or sampler state: the trainer reseeds
+every generator and the sampler from (seed, epoch, rank) at the start of each epoch, so a resumed run
+replays the same streams without them.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ import torch
 
 from oltr.config import RunConfig, config_hash, dump_config, load_config, to_dict
 from oltr.engine import build
-from oltr.engine.checkpoint import COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything, write_json_atomic
+from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything,
+                                    write_json_atomic)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
@@ -281,7 +282,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         if env.primary:
             model_state = build.split_state(task)
             ckpt = {"model": model_state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "config_hash": chash,
+                    "scaler": scaler.state_dict(), "epoch": epoch, "best_metric": best, "best_epoch": best_epoch,
+                    "config_hash": chash,
                     "config": to_dict(cfg), "stage": cfg.stage}
             with (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")

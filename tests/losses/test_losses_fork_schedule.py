@@ -16,7 +16,8 @@ def fork_formula(e: int, epochs: int, factor: float) -> float:
     return (factor * e / (epochs - 1) - 1) / (factor - 1)
 
 
-@pytest.mark.parametrize("epochs,factor,stage_epochs", [(30, 4, 30), (30, 4, 60), (30, 2, 30), (30, 2, 60), (10, 1.5, 9)])
+@pytest.mark.parametrize("epochs,factor,stage_epochs",
+                         [(30, 4, 30), (30, 4, 60), (30, 2, 30), (30, 2, 60), (10, 1.5, 9)])
 def test_oltr_fork_is_the_fork_formula_at_one_based_epochs(epochs, factor, stage_epochs):
     got = [cyclical_xi(e, epochs, factor, "oltr_fork") for e in range(stage_epochs)]
     assert got == [fork_formula(e, epochs, factor) for e in range(1, stage_epochs + 1)]
