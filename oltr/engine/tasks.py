@@ -54,8 +54,10 @@ class Stage2Task(Stage1Task):
         out = {"logits": logits}
         if labels is not None:
             cls = self.criterion(logits.float(), labels)
+            # This step's scale: the scaler updates it only after backward, so forward reads the value backward needs.
+            scale = self.loss_scale() if self.loss_scale is not None else None
             dc = disc_centroids_loss(feature.float(), labels, self.classifier.centroids, grad_mode=self.grad_mode,
-                                     grad_scale=self.loss_scale)
+                                     grad_scale=scale)
             out.update(loss=cls + self.centroid_weight * dc, loss_cls=cls, loss_centroids=dc)
         return out
 
