@@ -79,7 +79,8 @@ def plot_sweep(table: pd.DataFrame, path: str | Path, x: str, line: str, *, titl
     ax.set_xticks(sorted(table[x].unique()))
     ax.set_ylabel(f"test {METRIC_NAMES.get(metric, metric)}")
     n = "/".join(map(str, sorted(set(table["n_seeds"].astype(int)))))
-    ax.set_title(title or f"sweep: mean over {n} seeds, band = min-max over seeds", fontsize=10)
+    note = f"mean over {n} seeds, band = min-max over seeds"
+    ax.set_title(f"{title}\n({note})" if title else note, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, plt, path)
