@@ -230,8 +230,13 @@ def run_benchmark(
     rule: str = "strict",
     plots: bool = True,
     log: Callable[[str], None] = print,
+    report_only: bool = False,
 ) -> dict[str, Path]:
-    """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
+    """Run (or resume) the whole grid and write the leaderboard; returns the written files.
+
+    ``report_only``: train nothing; write the tables from the grid's finished, evaluated runs and list
+    the missing ones in ``grid.json`` (a partial grid's report, or re-rendering after a format change).
+    """
     from oltr.engine import evaluate_run, is_complete
     from oltr.reporting import write_leaderboard
 
@@ -247,7 +252,16 @@ def run_benchmark(
     n_stages = 2 if suite.stage_2 is not None else 1
     log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x {n_stages} stage(s) "
         f"= {len(grid)} runs -> {runs_dir}")
-    for k, cell in enumerate(grid, 1):
+    missing: list[str] = []
+    if report_only:
+        missing = [str(c.run_dir) for c in grid if not (is_complete(c.run_dir) and _eval_is_current(c.run_dir))]
+        grid = [c for c in grid if str(c.run_dir) not in set(missing)]
+        log(f"oltr benchmark: report only: {len(grid)} finished runs, {len(missing)} missing")
+        if not grid:
+            from oltr.engine.run import RunDirError
+
+            raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
+    for k, cell in enumerate([] if report_only else grid, 1):
         tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
         stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
         config = suite.stage_1 if cell.stage == 1 else suite.stage_2
@@ -285,6 +299,7 @@ def run_benchmark(
         "seeds": seeds,
         "rule": rule,
         "runs": [str(c.run_dir) for c in grid],
+        **({"missing_runs": missing} if report_only else {}),
         "seconds_this_invocation": round(time.perf_counter() - start, 1),
         "seconds_per_run_this_invocation": timings,
     }

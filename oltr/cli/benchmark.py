@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GPUs per node: >1 runs each training run through torchrun (DDP)")
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the tables from the finished runs, listing the missing ones in grid.json")
     p.set_defaults(func=run)
 
 
@@ -70,4 +72,5 @@ def _run(args: argparse.Namespace, suite) -> None:
         torchrun_args=args.torchrun_args,
         rule=args.rule,
         plots=not args.no_plots,
+        report_only=args.report_only,
     )

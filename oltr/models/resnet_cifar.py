@@ -75,11 +75,12 @@ def _builder(depth: int):
     arch = f"resnet{depth}"
 
     def build(*, stem: str = "small", width: int = 16, in_channels: int = 3, use_fc_add: bool = False,
-              fc_add_dim: int = 512, use_attention: bool = False) -> FeatureModel:
+              fc_add_dim: int = 512, use_attention: bool = False, attention_init: str = "identity") -> FeatureModel:
         if stem != "small":
             raise ValueError(f"{arch} is a CIFAR ResNet (3x3 stride-1 stem): set model.stem: small, not {stem!r}")
         trunk = CifarResNetTrunk(depth, width=width, in_channels=in_channels)
-        return FeatureModel(trunk, use_attention=use_attention, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim, arch=arch)
+        return FeatureModel(trunk, use_attention=use_attention, attention_init=attention_init, use_fc_add=use_fc_add,
+                            fc_add_dim=fc_add_dim, arch=arch)
 
     build.__name__ = arch
     build.__doc__ = f"{arch}: CIFAR ResNet, 3 x {(depth - 2) // 6} basic blocks, feature width 4 * width (64)."

@@ -152,6 +152,14 @@ def test_sweep_suite_end_to_end(tmp_path, tiny_fmnist):
         assert row["std"] == pytest.approx(np.std(vals, ddof=1), abs=1e-4)
     assert "| gamma_hc \\ factor | factor = 4 |" in (out / "sweep.md").read_text()
     assert not (out / "leaderboard.md").exists()
+    # --report-only over the whole sweep: trains nothing, reports the finished point, lists the missing one
+    assert cli_main(["benchmark", "--suite", str(suite), "--out", str(tmp_path / "partial"), "--runs-dir", str(runs),
+                     "--report-only", "--no-plots", "--set", *FAST, "data.prepare=null", "model.width=4"]) == 0
+    grid = json.loads((tmp_path / "partial" / "grid.json").read_text())
+    assert sorted(Path(p).name for p in grid["missing_runs"]) == [f"stage_1_cfl[gamma_hc=1,factor=4]_seed{s}"
+                                                                 for s in (0, 1)]
+    assert pd.read_csv(tmp_path / "partial" / "sweep_cfl.csv")["gamma_hc"].tolist() == [3]
+    assert sorted(p.name for p in runs.iterdir())[0].startswith("stage_1_cfl[gamma_hc=3")
 
 
 @pytest.mark.slow
