@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "leaderboard",
         help="aggregate evaluated runs into a table (Markdown, LaTeX, CSV, HTML) with published rows and plots",
         description=(
-            "One row per (dataset, stage, loss); seeds aggregated as mean +- std. Reads eval_test.json of each run "
+            "One row per (dataset, stage, loss) and config: seeds are aggregated (mean +- std) only over runs whose "
+            "resolved configs are equal apart from the seed; other configs get rows labelled by the keys that "
+            "differ. Unfinished runs are left out unless --include-unfinished. Reads eval_test.json of each run "
             "(run `oltr eval` first) and re-scores from logits_test.npz when --rule differs from the stored rule. "
             "With --out, PNG plots are written beside the table."
         ),
@@ -29,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="shot-group rule: strict (>100 / <20, default) or oltr (>=100 / <=20)")
     p.add_argument("--no-published", action="store_true", help="leave out the published rows")
     p.add_argument("--no-plots", action="store_true", help="with --out, do not write the PNG plots")
+    p.add_argument("--include-unfinished", action="store_true",
+                   help="also aggregate runs scored before their training finished (left out by default)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = args.format or (FORMAT_BY_SUFFIX.get(args.out.suffix.lower(), "md") if args.out else "md")
     try:
-        runs = collect_runs(args.run_dirs, rule=args.rule)
+        runs = collect_runs(args.run_dirs, rule=args.rule, include_unfinished=args.include_unfinished)
     except FileNotFoundError as err:
         print(f"oltr leaderboard: {err}", file=sys.stderr)
         return 2
