@@ -95,3 +95,34 @@ def known_paths(lists: dict[str, Path]) -> dict[str, list[str]]:
     from oltr.data.lists import read_list
 
     return {split: read_list(p)[0] for split, p in lists.items() if Path(p).is_file()}
+
+
+def verify_user_lists(name: str, lists_dir: str | os.PathLike) -> list[tuple[str, Path | None, str]]:
+    """Check the lists ``<lists_dir>/<name>_<split>.txt`` of a dataset the manifest does not know.
+
+    Returns one ``(split, path or None, problem or "")`` per split: format (via ``read_list``), no ``-1``
+    in known splits, open list all ``-1`` and disjoint from the known splits, train/val not empty.
+    A train list is required; val/test/open are optional.
+    """
+    from oltr.data.lists import read_list
+
+    lists_dir = Path(lists_dir)
+    out: list[tuple[str, Path | None, str]] = []
+    found: dict[str, tuple[list[str], np.ndarray]] = {}
+    for split in ("train", "val", "test", "open"):
+        path = lists_dir / f"{name}_{split}.txt"
+        if not path.is_file():
+            out.append((split, None, "missing (required)" if split == "train" else ""))
+            continue
+        try:
+            paths, labels = read_list(path)
+            check_not_empty(path, len(paths), split)
+            if split == "open":
+                check_open_list(path, paths, labels, {s: p for s, (p, _) in found.items()})
+            else:
+                check_known_labels(path, labels, split)
+            found[split] = (paths, labels)
+            out.append((split, path, ""))
+        except (ListFormatError, DataCheckError) as err:
+            out.append((split, path, str(err)))
+    return out

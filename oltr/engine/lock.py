@@ -42,9 +42,13 @@ def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"output path {run_dir} is a file, not a run directory; choose another --output")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from oltr.engine.checkpoint import writing
+
+    with writing(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with writing(path):  # a read-only folder fails here, before anything is written
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
