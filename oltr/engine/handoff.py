@@ -74,7 +74,8 @@ def init_from_stage1(task, cfg: RunConfig, stage1_dir: Path) -> dict:
     """Load stage-1 ``best.pt`` into a stage-2 task; return a summary for the log."""
     from oltr.models import load_weights
 
-    ckpt = load_checkpoint(stage1_dir / "best.pt")
+    ckpt = load_checkpoint(stage1_dir / "best.pt", required=("model",),
+                           advice="train that stage-1 run again, or set init_from to another stage-1 run")
     report = load_weights(task.feature_model, ckpt["model"]["feature_model"], new_keys=tuple(cfg.model.new_keys))
     task.classifier.init_hallucinator_from(ckpt["model"]["classifier"])
     return {"stage1": str(stage1_dir), "stage1_epoch": ckpt.get("epoch"), "stage1_best": ckpt.get("best_metric"),

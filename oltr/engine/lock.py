@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from oltr.engine.checkpoint import writing
+
 log = logging.getLogger("oltr.engine")
 
 LOCK_FILE = ".lock"
@@ -42,8 +44,6 @@ def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"output path {run_dir} is a file, not a run directory; choose another --output")
-    from oltr.engine.checkpoint import writing
-
     with writing(run_dir):
         run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
