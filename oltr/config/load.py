@@ -320,6 +320,13 @@ def validate_loss(cfg: RunConfig, source: str) -> None:
         losses.loss_info(cfg.loss.name)
     except ValueError as e:
         raise ConfigError(source, "loss.name", str(e)) from None
+    valid = losses.loss_params(cfg.loss.name)
+    for param in cfg.loss.params:
+        if param not in valid:
+            close = difflib.get_close_matches(param, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(source, f"loss.{param}", f"unknown parameter of loss {cfg.loss.name!r}{hint}; "
+                              f"valid: {', '.join(valid)}")
     k = cfg.data.num_classes or 10
     counts = np.linspace(100, 5, k).round().astype(np.int64)
     try:
