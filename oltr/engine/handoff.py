@@ -17,6 +17,7 @@ picked up a CE-trained stage 1). Here:
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -102,7 +103,11 @@ def init_centroids_pass(task, loader, device: torch.device, num_classes: int, *,
                 feature, _ = task.feature_model(images)
             yield feature.float(), labels.to(device)
 
-    centroids = init_centroids(features(), num_classes, task.feature_model.feat_dim, device=device)
+    with warnings.catch_warnings(record=True) as caught:  # e.g. classes without images: a log line, not a raw warning
+        warnings.simplefilter("always")
+        centroids = init_centroids(features(), num_classes, task.feature_model.feat_dim, device=device)
+    for w in caught:
+        log.warning("centroids: %s", w.message)
     task.train(was)
     task.classifier.set_centroids(centroids.to(task.classifier.centroids.device))
     return centroids

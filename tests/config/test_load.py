@@ -154,5 +154,7 @@ def test_loss_validated_by_building(tmp_path):
         pytest.skip("loss registry not available")
     with pytest.raises(ConfigError, match="loss.name"):
         load_config(write(tmp_path, "loss:\n  name: no_such_loss\n"))
-    with pytest.raises(ConfigError, match=r"loss.*cannot build"):
+    with pytest.raises(ConfigError, match=r"loss.gamma_typo: unknown parameter of loss 'focal'"):
         load_config(write(tmp_path, "loss:\n  name: focal\n  gamma_typo: 2\n"))
+    with pytest.raises(ConfigError, match=r"loss.*cannot build"):  # a known parameter out of range
+        load_config(write(tmp_path, "loss:\n  name: focal\n  gamma: -1\n"))
