@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         after = _AFTER_INTERRUPT.get(args.command, "run it again")
         print(f"oltr {args.command}: interrupted; {after}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `oltr ... | head`: the reader left; stop quietly like other command-line tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SystemExit as e:
         if isinstance(e.code, str):
             raise SystemExit(one_line(e.code)) from None

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oltr.cli._progress import add_progress_option, progress_enabled
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--sample", type=int, metavar="N", help="check N random images per list instead of all")
     v.add_argument("--seed", type=int, default=0, help="seed of --sample")
     v.add_argument("--manifest", type=Path, help="manifest file (default: data_lists/manifest.json)")
+    add_progress_option(v)
     v.set_defaults(func=run_verify)
 
     s = cmds.add_parser("stats", help="class statistics and shot groups of a list")
@@ -94,7 +97,8 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, desc: str) -> list[str]:
+def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, desc: str,
+                  progress: bool = True) -> list[str]:
     import os
 
     from tqdm import tqdm
@@ -103,7 +107,7 @@ def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, de
         pick = np.sort(np.random.default_rng(seed).choice(len(rels), size=sample, replace=False))
         rels = [rels[i] for i in pick]
     missing = []
-    for rel in tqdm(rels, desc=desc, unit="img", leave=False, file=sys.stderr, mininterval=0.5):
+    for rel in tqdm(rels, desc=desc, unit="img", leave=False, file=sys.stderr, mininterval=0.5, disable=not progress):
         if not os.path.isfile(os.path.join(root, rel)):
             missing.append(rel)
     return missing
@@ -141,7 +145,8 @@ def run_verify(args: argparse.Namespace) -> int:
             rels, _ = read_list(c.path)
             root = open_root if c.split == "open" else args.root
             start = time.perf_counter()
-            missing = _check_images(root, rels, args.sample, args.seed, f"{c.split} images")
+            missing = _check_images(root, rels, args.sample, args.seed, f"{c.split} images",
+                                     progress_enabled(args.progress))
             n = min(len(rels), args.sample) if args.sample else len(rels)
             status = "OK" if not missing else f"{len(missing):,} MISSING (first: {root / missing[0]})"
             print(f"  {c.split:<5} images: {n:,} checked under {root} in {time.perf_counter() - start:.1f}s: {status}")
@@ -183,7 +188,8 @@ def _verify_user_lists(args: argparse.Namespace, known: list[str]) -> int:
         for split, path in lists.items():
             rels, _ = read_list(path)
             root = (args.open_root or args.root) if split == "open" else args.root
-            missing = _check_images(root, rels, args.sample, args.seed, f"{split} images")
+            missing = _check_images(root, rels, args.sample, args.seed, f"{split} images",
+                                      progress_enabled(args.progress))
             status = "OK" if not missing else f"{len(missing):,} MISSING (first: {root / missing[0]})"
             print(f"  {split:<5} images under {root}: {status}")
             ok &= not missing

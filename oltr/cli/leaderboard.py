@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from oltr.evaluation.shots import RULES
@@ -41,10 +42,14 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = args.format or (FORMAT_BY_SUFFIX.get(args.out.suffix.lower(), "md") if args.out else "md")
     try:
-        runs = collect_runs(args.run_dirs, rule=args.rule, include_unfinished=args.include_unfinished)
+        with warnings.catch_warnings(record=True) as caught:  # one line each, not Python's two-line format
+            warnings.simplefilter("always")
+            runs = collect_runs(args.run_dirs, rule=args.rule, include_unfinished=args.include_unfinished)
     except FileNotFoundError as err:
         print(f"oltr leaderboard: {err}", file=sys.stderr)
         return 2
+    for w in caught:
+        print(f"oltr leaderboard: warning: {w.message}", file=sys.stderr)
     text = render(leaderboard_table(runs, published=not args.no_published), fmt)
     if args.out is None:
         sys.stdout.write(text)

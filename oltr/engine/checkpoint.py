@@ -62,16 +62,22 @@ def describe_write_error(path: Path, err: BaseException) -> str:
 def writing(path: str | os.PathLike) -> Iterator[None]:
     """Turn a failed write of ``path`` into :class:`OutputWriteError` with a one-line reason."""
     path = Path(path)
+
+    def error(code: int | None, e: BaseException) -> OutputWriteError:
+        out = OutputWriteError(describe_write_error(path, e))  # one argument: str() is the message alone
+        out.errno = code
+        return out
+
     try:
         yield
     except OSError as e:
         if isinstance(e, OutputWriteError):
             raise
-        raise OutputWriteError(getattr(e, "errno", None), describe_write_error(path, e)) from None
+        raise error(e.errno, e) from None
     except RuntimeError as e:
         text = str(e)
         if "PytorchStreamWriter" in text or "file write failed" in text or "inline_container" in text:
-            raise OutputWriteError(errno.EIO, describe_write_error(path, e)) from None
+            raise error(errno.EIO, e) from None
         raise
 
 

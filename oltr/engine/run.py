@@ -184,6 +184,9 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
             raise state
         if state == "complete":
             return run_dir
+        if env.primary:  # temp files of a write a kill interrupted (we hold the lock: no one else is writing)
+            for tmp in [*run_dir.glob(".*.tmp"), *run_dir.glob(".*.tmp.npz")]:
+                tmp.unlink(missing_ok=True)
         if env.primary and state == "fresh":
             for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt", COMPLETE):
                 (run_dir / stale).unlink(missing_ok=True)
