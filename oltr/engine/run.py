@@ -241,7 +241,9 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                                advice=f"delete {last} to restart this run from epoch 1 "
                                "(with --resume), or restore the file")
         if ckpt["config_hash"] != chash:
-            raise RuntimeError(f"{run_dir / 'last.pt'} was written by another config")
+            raise RunDirError(f"{last} was written by another config (or by an oltr version that counted epochs "
+                              "from 0 and hashed configs without the loss defaults): it cannot be resumed; start "
+                              "the run afresh with another --output")
         build.load_split_state(task, ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
