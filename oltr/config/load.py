@@ -27,6 +27,7 @@ from typing import Any, Iterable, Literal, Union
 
 import yaml
 
+from oltr.config.checks import check_schedule, check_values
 from oltr.config.resolve import as_float_if_scientific, resolved_loss_params
 from oltr.config.schema import REQUIRED_KEYS, LossConfig, RunConfig
 
@@ -184,15 +185,9 @@ def _check(cfg: RunConfig, source: str) -> None:
         value = _get(cfg, key)
         if value < 1:
             raise ConfigError(source, key, f"must be >= 1, got {value}")
-    for key in ("optim.lr_features", "optim.lr_classifier", "optim.momentum", "optim.weight_decay",
-                "centroids.lr", "centroids.weight"):
-        value = _get(cfg, key)
-        if not value >= 0:  # also NaN
-            raise ConfigError(source, key, f"must be >= 0, got {value}")
-    if not cfg.optim.gamma > 0:
-        raise ConfigError(source, "optim.gamma", f"must be > 0 (the StepLR decay factor), got {cfg.optim.gamma}")
     if cfg.data.num_workers < 0:
         raise ConfigError(source, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
+    check_values(cfg, lambda key, message: ConfigError(source, key, message))
 
 
 def _check_required(raw: dict, source: str) -> None:
@@ -311,7 +306,8 @@ def loss_kwargs(cfg: RunConfig, class_counts: Any = None) -> dict:
 
 
 def validate_loss(cfg: RunConfig, source: str) -> None:
-    """Build the loss once (with placeholder class counts) so bad names/parameters fail at load time."""
+    """Build the loss once (with placeholder class counts) and walk it through the stage's epochs, so bad
+    names, parameters and schedules fail at load time."""
     import numpy as np
 
     from oltr import losses
@@ -330,11 +326,12 @@ def validate_loss(cfg: RunConfig, source: str) -> None:
     k = cfg.data.num_classes or 10
     counts = np.linspace(100, 5, k).round().astype(np.int64)
     try:
-        losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, counts))
+        criterion = losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, counts))
     except (TypeError, ValueError) as e:
         params = losses.loss_params(cfg.loss.name)
         valid = f"; parameters of {cfg.loss.name!r}: {', '.join(params)}" if params else ""
         raise ConfigError(source, "loss", f"cannot build loss {cfg.loss.name!r} with {cfg.loss.params}: {e}{valid}") from None
+    check_schedule(cfg, criterion, lambda key, message: ConfigError(source, key, message))
 
 
 def config_hash(cfg: RunConfig) -> str:

@@ -115,7 +115,7 @@ CASES = {
     "config_missing": (_edit_none, ["train", "--config", "{ws}/nope.yaml"], "nope.yaml: config file not found"),
     "config_no_dataset": (lambda ws, mp: _set_config(ws / "c.yaml", "data.name", DELETE), TRAIN,
                           "c.yaml: data.name: required"),
-    "negative_lr": (_edit_none, [*TRAIN, "--set", "optim.lr_features=-0.1"], "optim.lr_features: must be >= 0"),
+    "negative_lr": (_edit_none, [*TRAIN, "--set", "optim.lr_features=-0.1"], "optim.lr_features: must be in [0, inf), got -0.1"),
     "wrong_type": (_edit_none, [*TRAIN, "--set", "epochs=many"], "--set epochs=many: epochs: expected int"),
     "bad_loss_param": (_edit_none, [*TRAIN, "--set", "loss.name=focal", "loss.gama=2"],
                        "loss.gama: unknown parameter of loss 'focal' (did you mean 'gamma'?)"),
