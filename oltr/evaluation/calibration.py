@@ -70,3 +70,47 @@ def expected_calibration_error(
     else:
         confidence, pred = max_softmax(scores)
     return _ece_from_confidences(confidence, pred == labels, int(n_bins))
+
+
+def probabilistic_metrics(logits: Any, labels: Any, *, k: int = 5) -> dict[str, float]:
+    """Top-k accuracy, negative log-likelihood and Brier score of ``softmax(logits)``.
+
+    * ``top5`` (``top<k>``): fraction of samples whose label is among the ``k`` largest logits (ties at
+      the k-th value count as a hit, as ``sklearn.metrics.top_k_accuracy_score``);
+    * ``nll`` = ``-1/N sum_i log softmax(z_i)_{y_i}`` (natural log);
+    * ``brier`` = ``1/N sum_i sum_c (p_ic - [c = y_i])^2`` (multi-class Brier score, in [0, 2]).
+    """
+    z = check_logits(logits, "logits")
+    y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
+    rows = np.arange(z.shape[0])
+    kk = min(int(k), z.shape[1])
+    true = z[rows, y]
+    top = int(((z > true[:, None]).sum(axis=1) < kk).sum())
+    nll = brier = 0.0
+    for start in range(0, z.shape[0], 4096):  # blocks of rows: no (N, K) float64 copy
+        b = z[start : start + 4096].astype(np.float64)
+        yb = y[start : start + 4096]
+        m = b.max(axis=1, keepdims=True)
+        e = np.exp(b - m)
+        s = e.sum(axis=1)
+        r = np.arange(b.shape[0])
+        nll -= float((b[r, yb] - m[:, 0] - np.log(s)).sum())
+        p = e / s[:, None]
+        brier += float((p * p).sum() - 2.0 * p[r, yb].sum() + b.shape[0])
+    return {f"top{k}": top / z.shape[0], "nll": nll / z.shape[0], "brier": brier / z.shape[0]}
+
+
+def reliability_curve(logits: Any, labels: Any, *, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Per equal-width confidence bin (as :func:`expected_calibration_error`): ``count``, mean
+    ``confidence`` and ``accuracy`` (NaN in empty bins) and the bin ``edges`` (n_bins + 1)."""
+    n_bins = check_n_bins(n_bins)
+    z = check_logits(logits, "logits")
+    y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
+    conf, pred = max_softmax(z)
+    conf = conf.astype(np.float64)
+    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(bins, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(bins, weights=(pred == y).astype(np.float64), minlength=n_bins) / count
+    return {"edges": np.linspace(0.0, 1.0, n_bins + 1), "count": count, "confidence": mean_conf, "accuracy": acc}
