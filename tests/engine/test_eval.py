@@ -12,7 +12,7 @@ from oltr.cli import main
 from oltr.engine import evaluate_run, train
 
 KEYS = {"split", "checkpoint", "config_hash", "rule", "threshold", "fp_rule", "closed_set", "open_set",
-        "train_counts", "dataset", "loss", "stage", "seed"}
+        "train_counts", "dataset", "loss", "stage", "seed", "score", "threshold_selection"}
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,34 @@ def test_cli_eval(stage2_run, capsys):
 def test_cli_eval_errors(tmp_path):
     with pytest.raises(SystemExit, match="not a run directory"):
         main(["eval", "--run", str(tmp_path)])
+
+
+def test_rescore_energy_sweep_and_val_threshold(stage2_run, capsys):
+    """`oltr eval --from-logits --score energy --sweep` re-scores without the model; the threshold chosen
+    on val accepts >= 95 % of the val known samples and is recorded with how it was chosen."""
+    from oltr.evaluation import ood_metrics, open_set_score
+
+    evaluate_run(stage2_run, split="test", open_set=True, progress=False)
+    assert main(["eval", "--run", str(stage2_run), "--open", "--from-logits", "--score", "energy",
+                 "--score-param", "temperature=2", "--sweep"]) == 0
+    out = json.loads((stage2_run / "eval_test.json").read_text())
+    with np.load(stage2_run / "logits_test.npz") as z:
+        known = open_set_score(z["logits"], "energy", temperature=2)
+        expect = ood_metrics(known, open_set_score(z["open_logits"], "energy", temperature=2),
+                             z["logits"].argmax(1) == z["labels"])
+    assert out["score"] == {"name": "energy", "params": {"temperature": 2}}
+    assert out["threshold_selection"]["score"] == "msp"  # no threshold on energy given: MSP threshold metrics
+    for key, value in expect.items():
+        assert out["open_set"][key] == pytest.approx(value, abs=1e-12)
+    sweep = (stage2_run / "sweep_test_energy.csv").read_text().splitlines()
+    assert len(sweep) == 102 and sweep[0].startswith("threshold,f_measure_oltr,f_measure_oltr2019")
+    assert "sweep_test_energy.csv" in capsys.readouterr().out
+
+    res = evaluate_run(stage2_run, split="test", open_set=True, progress=False, threshold_from="val")
+    sel = res["threshold_selection"]
+    with np.load(stage2_run / "logits_val.npz") as z:
+        val_scores = open_set_score(z["logits"], "msp")
+    assert sel["method"] == "tpr" and sel["split"] == "val" and sel["tpr"] == 0.95
+    assert np.mean(val_scores >= sel["value"]) >= 0.95 and res["threshold"] == sel["value"]
+    assert np.mean(val_scores > sel["value"]) < 0.95  # the largest such threshold
+    assert set(res["open_set"]) >= {"rejected_many", "rejected_medium", "rejected_few", "fpr95", "oscr"}
