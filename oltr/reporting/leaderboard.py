@@ -79,6 +79,10 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Tables written by :func:`write_leaderboard` beside ``leaderboard.*``: file stem -> columns.
+EXTRA_TABLES: dict[str, str] = {"leaderboard_ood": "ood,calibration,priors"}
+
+
 def select_columns(spec: str | Sequence[str] | None = None) -> tuple[Column, ...]:
     """Columns named by ``spec``: comma-separated column keys (``open_fpr95``) and set names of
     :data:`COLUMN_SETS`, in the order given, without repeats; ``None`` is ``default``."""
@@ -462,6 +466,7 @@ def write_leaderboard(
     plots: bool = True,
     *,
     published: bool = True,
+    tables: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Collect runs, write the leaderboard in each format, the per-run table and the plots.
 
@@ -469,6 +474,9 @@ def write_leaderboard(
         ``{fmt: path}`` for each format (``leaderboard.md``, ``.csv``, ``.tex``, ``.html``), ``"runs"``
         (``runs.csv``, one row per run) and one entry per plot written. Plots are skipped with a warning
         when matplotlib (the ``plots`` extra) is not installed.
+
+    ``tables`` maps further file stems to column selections (default :data:`EXTRA_TABLES`:
+    ``leaderboard_ood.*`` with the OOD metrics and calibration), written in the same formats.
     """
     for fmt in formats:
         if fmt not in FORMATS:
@@ -482,6 +490,12 @@ def write_leaderboard(
         path = out_dir / f"leaderboard{SUFFIX[fmt]}"
         path.write_text(render(table, fmt))
         paths[fmt] = path
+    for stem, spec in (EXTRA_TABLES if tables is None else tables).items():
+        extra = leaderboard_table(runs, published=published, columns=spec)
+        for fmt in formats:
+            path = out_dir / f"{stem}{SUFFIX[fmt]}"
+            path.write_text(render(extra, fmt))
+            paths[f"{stem}_{fmt}"] = path
     per_run = runs.drop(columns=["per_class", "train_counts"])
     per_run.to_csv(out_dir / "runs.csv", index=False, float_format="%.6g")
     paths["runs"] = out_dir / "runs.csv"
