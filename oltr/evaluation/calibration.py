@@ -75,8 +75,9 @@ def expected_calibration_error(
 def probabilistic_metrics(logits: Any, labels: Any, *, k: int = 5) -> dict[str, float]:
     """Top-k accuracy, negative log-likelihood and Brier score of ``softmax(logits)``.
 
-    * ``top5`` (``top<k>``): fraction of samples whose label is among the ``k`` largest logits (ties at
-      the k-th value count as a hit, as ``sklearn.metrics.top_k_accuracy_score``);
+    * ``top5`` (``top<k>``): fraction of samples with fewer than ``k`` classes scoring strictly higher
+      than the true class (without ties, ``sklearn.metrics.top_k_accuracy_score``; a tie at the k-th
+      value counts as a hit here, where sklearn breaks it by class order);
     * ``nll`` = ``-1/N sum_i log softmax(z_i)_{y_i}`` (natural log);
     * ``brier`` = ``1/N sum_i sum_c (p_ic - [c = y_i])^2`` (multi-class Brier score, in [0, 2]).
     """
