@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from oltr.evaluation._softmax import max_softmax
+from oltr.evaluation._softmax import BLOCK_ROWS, max_softmax
 from oltr.evaluation._validation import check_choice, check_labels, check_logits, check_n_bins
 
 
@@ -83,21 +83,23 @@ def probabilistic_metrics(logits: Any, labels: Any, *, k: int = 5) -> dict[str, 
     """
     z = check_logits(logits, "logits")
     y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
-    rows = np.arange(z.shape[0])
     kk = min(int(k), z.shape[1])
-    true = z[rows, y]
-    top = int(((z > true[:, None]).sum(axis=1) < kk).sum())
-    nll = brier = 0.0
-    for start in range(0, z.shape[0], 4096):  # blocks of rows: no (N, K) float64 copy
-        b = z[start : start + 4096].astype(np.float64)
-        yb = y[start : start + 4096]
-        m = b.max(axis=1, keepdims=True)
-        e = np.exp(b - m)
-        s = e.sum(axis=1)
-        r = np.arange(b.shape[0])
-        nll -= float((b[r, yb] - m[:, 0] - np.log(s)).sum())
-        p = e / s[:, None]
-        brier += float((p * p).sum() - 2.0 * p[r, yb].sum() + b.shape[0])
+    top = nll = brier = 0.0
+    buf = np.empty((min(BLOCK_ROWS, z.shape[0]), z.shape[1]), dtype=z.dtype)
+    for start in range(0, z.shape[0], BLOCK_ROWS):  # blocks of rows: no (N, K) temporary
+        block, yb = z[start : start + BLOCK_ROWS], y[start : start + BLOCK_ROWS]
+        rows = np.arange(block.shape[0])
+        true = block[rows, yb]
+        top += int(((block > true[:, None]).sum(axis=1) < kk).sum())
+        m = block.max(axis=1)
+        e = buf[: block.shape[0]]
+        np.subtract(block, m[:, None], out=e)
+        np.exp(e, out=e)
+        s = e.sum(axis=1, dtype=np.float64)
+        log_p = (true - m).astype(np.float64) - np.log(s)
+        nll -= float(log_p.sum())
+        # sum_c (p_c - [c = y])^2 = sum_c p_c^2 - 2 p_y + 1, with p = e / s
+        brier += float((np.einsum("ij,ij->i", e, e, dtype=np.float64) / (s * s) - 2.0 * np.exp(log_p) + 1.0).sum())
     return {f"top{k}": top / z.shape[0], "nll": nll / z.shape[0], "brier": brier / z.shape[0]}
 
 

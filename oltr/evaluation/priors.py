@@ -55,13 +55,26 @@ def prior_accuracy(preds: Any, labels: Any, prior: Any) -> float:
     return float((ratio * hits).sum() / y.size)
 
 
-def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, test_prior: np.ndarray) -> np.ndarray:
-    """``argmax_c z_c + log pi_test(c) - log pi_train(c)`` (post-hoc prior correction)."""
+def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, test_prior: np.ndarray,
+                                *, block_rows: int = 32) -> np.ndarray:
+    """``argmax_c z_c + log pi_test(c) - log pi_train(c)`` (post-hoc prior correction).
+
+    ``test_prior`` (K,) gives predictions (N,); several priors (P, K) give (P, N), computed block by
+    block of rows so that all priors reuse a block while it is in cache.
+    """
     counts = np.asarray(train_counts, dtype=np.float64)
     if np.any(counts <= 0):
         raise ValueError("prior correction needs every class to have training images (log of 0)")
-    shift = np.log(test_prior) - np.log(counts / counts.sum())
-    return np.argmax(logits + shift[None, :].astype(logits.dtype), axis=1)
+    priors = np.atleast_2d(test_prior)
+    shift = (np.log(priors) - np.log(counts / counts.sum())[None, :]).astype(logits.dtype)
+    out = np.empty((priors.shape[0], logits.shape[0]), dtype=np.int64)
+    buf = np.empty((priors.shape[0], min(block_rows, logits.shape[0]), logits.shape[1]), dtype=logits.dtype)
+    for start in range(0, logits.shape[0], block_rows):  # blocks of rows, not samples
+        block = logits[start : start + block_rows]
+        tmp = buf[:, : block.shape[0]]
+        np.add(block[None, :, :], shift[:, None, :], out=tmp)
+        out[:, start : start + block.shape[0]] = tmp.argmax(axis=2)
+    return out[0] if np.ndim(test_prior) == 1 else out
 
 
 def shifted_prior_accuracies(logits: Any, labels: Any, train_counts: Any, *,
@@ -83,7 +96,7 @@ def shifted_prior_accuracies(logits: Any, labels: Any, train_counts: Any, *,
             [f"backward_{r:g}" for r in sorted(imbalances)]
     out = {name: prior_accuracy(pred, y, priors[name]) for name in order}
     if correct:
-        for name in order:
-            out[f"corrected_{name}"] = prior_accuracy(prior_corrected_predictions(z, counts, priors[name]), y,
-                                                      priors[name])
+        corrected = prior_corrected_predictions(z, counts, np.stack([priors[n] for n in order]))
+        for name, p in zip(order, corrected):
+            out[f"corrected_{name}"] = prior_accuracy(p, y, priors[name])
     return out

@@ -41,13 +41,21 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
-def _logsumexp_rows(z: np.ndarray) -> np.ndarray:
-    """``log sum_k exp(z_ik)`` per row in float64, block by block (no (N, K) temporary beyond a block)."""
-    out = np.empty(z.shape[0], dtype=np.float64)
-    for start in range(0, z.shape[0], BLOCK_ROWS):  # blocks of rows, not samples
-        block = z[start : start + BLOCK_ROWS].astype(np.float64)
+def _logsumexp_rows(z: np.ndarray, scale: float = 1.0, *, block_rows: int = 128) -> np.ndarray:
+    """``log sum_k exp(scale * z_ik)`` per row, float64 out, computed in the logits' precision block by
+    block (``scale * max + log sum exp(scale (z - max))``: stable, no (N, K) temporary)."""
+    n, k = z.shape
+    out = np.empty(n, dtype=np.float64)
+    buf = np.empty((min(block_rows, n), k), dtype=z.dtype)
+    for start in range(0, n, block_rows):  # blocks of rows, not samples
+        block = z[start : start + block_rows]
+        tmp = buf[: block.shape[0]]
         m = block.max(axis=1)
-        out[start : start + BLOCK_ROWS] = m + np.log(np.exp(block - m[:, None]).sum(axis=1))
+        np.subtract(block, m[:, None], out=tmp)
+        if scale != 1.0:
+            tmp *= scale
+        np.exp(tmp, out=tmp)
+        out[start : start + block.shape[0]] = scale * m.astype(np.float64) + np.log(tmp.sum(axis=1, dtype=np.float64))
     return out
 
 
@@ -61,8 +69,11 @@ def msp(logits: Any) -> np.ndarray:
 def temp_msp(logits: Any, temperature: float = 1000.0) -> np.ndarray:
     """Temperature-scaled maximum softmax ``max_k softmax(z / T)_k``."""
     t = _positive(temperature, "temperature")
-    z = check_logits(logits, "logits", allow_empty=True).astype(np.float64) / t
-    return max_softmax(z)[0]
+    z = check_logits(logits, "logits", allow_empty=True)
+    if not z.shape[0]:
+        return np.zeros(0)
+    # max_k softmax(z / T)_k = exp(max_k z_k / T - logsumexp(z / T))
+    return np.exp(z.max(axis=1).astype(np.float64) / t - _logsumexp_rows(z, 1.0 / t))
 
 
 @SCORES.register("max_logit", needs_features=False)
@@ -77,7 +88,7 @@ def energy(logits: Any, temperature: float = 1.0) -> np.ndarray:
     """Negative free energy ``T log sum_k exp(z_k / T)`` (shifts by ``c`` when every logit does)."""
     t = _positive(temperature, "temperature")
     z = check_logits(logits, "logits", allow_empty=True)
-    return t * _logsumexp_rows(z / t) if z.shape[0] else np.zeros(0)
+    return t * _logsumexp_rows(z, 1.0 / t) if z.shape[0] else np.zeros(0)
 
 
 def _check_features(x: Any, name: str, dim: int | None = None) -> np.ndarray:

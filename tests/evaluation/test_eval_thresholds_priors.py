@@ -97,8 +97,10 @@ def test_prior_correction_by_hand(data):
 
 def test_top5_nll_brier_against_sklearn_and_hand(data):
     logits, labels, _ = data
-    m = probabilistic_metrics(logits, labels)
+    m = probabilistic_metrics(logits.astype(np.float64), labels)  # float64 in: float64 maths
     p = softmax(logits.astype(np.float64), axis=1)
+    m32 = probabilistic_metrics(logits, labels)  # float32 in: float32 exponentials, float64 sums
+    assert m32["nll"] == pytest.approx(m["nll"], rel=1e-6) and m32["brier"] == pytest.approx(m["brier"], rel=1e-6)
     assert m["top5"] == pytest.approx(top_k_accuracy_score(labels, logits, k=5, labels=np.arange(10)), abs=1e-15)
     assert m["nll"] == pytest.approx(log_loss(labels, p, labels=np.arange(10)), rel=1e-10)
     assert m["brier"] == pytest.approx(np.mean(((p - np.eye(10)[labels]) ** 2).sum(1)), rel=1e-10)
