@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="shot-group rule: strict (>100 / <20, default) or oltr (>=100 / <=20)")
     p.add_argument("--no-published", action="store_true", help="leave out the published rows")
     p.add_argument("--columns", default=None, help="comma-separated column keys or sets (default: the papers' "
-                   "table; sets: default, ood, calibration, priors; keys e.g. open_fpr95,open_oscr)")
+                   "table; sets: default, ood, rejection, calibration, priors; keys e.g. open_fpr95,open_oscr)")
     p.add_argument("--no-significance", action="store_true", help="do not mark the best row and its significance")
     p.add_argument("--no-plots", action="store_true", help="with --out, do not write the PNG plots")
     p.set_defaults(func=run)

@@ -65,6 +65,8 @@ EXTRA_COLUMNS: tuple[Column, ...] = (
     Column("open_aupr_out", "AUPR-out", "Open set", 1.0, 3),
     Column("open_fpr95", "FPR95", "Open set", 1.0, 3, False),
     Column("open_oscr", "OSCR", "Open set", 1.0, 3),
+    *(Column(f"open_rejected_{g}", f"{g.capitalize()} rejected", "Open set", 100.0, 1, False)
+      for g in ("many", "medium", "few")),
 )
 ALL_COLUMNS: tuple[Column, ...] = (*COLUMNS, *EXTRA_COLUMNS)
 #: Named column sets for ``--columns`` (``default`` = the table of the OLTR / CFL papers).
@@ -72,6 +74,8 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
     "default": tuple(c.key for c in COLUMNS),
     "ood": ("closed_overall", "open_f_measure", "open_auroc", "open_aupr_in", "open_aupr_out", "open_fpr95",
             "open_oscr"),
+    "rejection": ("open_many", "open_medium", "open_few", "open_rejected_many", "open_rejected_medium",
+                  "open_rejected_few"),
     "calibration": ("closed_overall", "closed_top5", "closed_ece", "closed_nll", "closed_brier"),
     "priors": ("closed_prior_forward_50", "closed_prior_forward_10", "closed_overall", "closed_prior_backward_10",
                "closed_prior_backward_50", "closed_prior_corrected_forward_50", "closed_prior_corrected_forward_10",
@@ -80,7 +84,7 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
 
 
 #: Tables written by :func:`write_leaderboard` beside ``leaderboard.*``: file stem -> columns.
-EXTRA_TABLES: dict[str, str] = {"leaderboard_ood": "ood,calibration,priors"}
+EXTRA_TABLES: dict[str, str] = {"leaderboard_ood": "ood,rejection", "leaderboard_priors": "calibration,priors"}
 
 
 def select_columns(spec: str | Sequence[str] | None = None) -> tuple[Column, ...]:
@@ -476,7 +480,8 @@ def write_leaderboard(
         when matplotlib (the ``plots`` extra) is not installed.
 
     ``tables`` maps further file stems to column selections (default :data:`EXTRA_TABLES`:
-    ``leaderboard_ood.*`` with the OOD metrics and calibration), written in the same formats.
+    ``leaderboard_ood.*`` with the OOD metrics and the per-group rejection of known samples,
+    ``leaderboard_priors.*`` with calibration and the shifted-prior accuracies), written in the same formats.
     """
     for fmt in formats:
         if fmt not in FORMATS:
