@@ -89,3 +89,27 @@ def test_rescore_energy_sweep_and_val_threshold(stage2_run, capsys):
     assert np.mean(val_scores >= sel["value"]) >= 0.95 and res["threshold"] == sel["value"]
     assert np.mean(val_scores > sel["value"]) < 0.95  # the largest such threshold
     assert set(res["open_set"]) >= {"rejected_many", "rejected_medium", "rejected_few", "fpr95", "oscr"}
+
+
+def test_feature_scores_read_the_features_files(stage2_run, tmp_path):
+    """knn / mahalanobis read features_<split>.npz (format of oltr.evaluation.features), not the model."""
+    from oltr.evaluation import ood_metrics, open_set_score
+    from oltr.evaluation.features import features_path, read_features, write_features
+
+    evaluate_run(stage2_run, split="test", open_set=True, progress=False)
+    rng = np.random.default_rng(0)
+    write_features(features_path(stage2_run, "train"), rng.normal(size=(90, 6)), np.arange(90) % 4)
+    with np.load(stage2_run / "logits_test.npz") as z:
+        logits, labels = z["logits"], z["labels"]
+    x, open_x = rng.normal(size=(24, 6)), rng.normal(loc=0.5, size=(10, 6))
+    write_features(features_path(stage2_run, "test"), x, labels, open_x)
+    res = evaluate_run(stage2_run, split="test", open_set=True, from_logits=True, score="knn", score_params={"k": 3})
+    train_x, _, _ = read_features(features_path(stage2_run, "train"))
+    expect = ood_metrics(open_set_score(None, "knn", features=x, train_features=train_x, k=3),
+                         open_set_score(None, "knn", features=open_x, train_features=train_x, k=3),
+                         logits.argmax(1) == labels)
+    assert res["open_set"]["auroc"] == pytest.approx(expect["auroc"]) and res["open_set"]["oscr"] == pytest.approx(expect["oscr"])
+    features_path(stage2_run, "train").unlink()
+    with pytest.raises(FileNotFoundError, match="features_train.npz"):
+        evaluate_run(stage2_run, split="test", open_set=True, from_logits=True, score="mahalanobis")
+    (stage2_run / "features_test.npz").unlink()
