@@ -59,6 +59,14 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     cfg = load_config(cfg_file, check_loss=False)
     rule = rule or cfg.eval_rule
     fp_rule = fp_rule or cfg.fp_rule
+    from oltr.evaluation.features import features_path
+    from oltr.evaluation.scores import check_score
+
+    if check_score(score, score_params).meta.get("needs_features"):  # fail before any network work
+        for needed in ("train", split):
+            if not features_path(run_dir, needed).is_file():
+                raise FileNotFoundError(f"score {score!r} needs {features_path(run_dir, needed)}: run "
+                                        f"`oltr eval --save-features` on the {needed} split first")
     threshold_given = threshold is not None
     threshold = cfg.open_threshold if threshold is None else threshold
     if threshold_from == "val" and split != "val" and not (run_dir / "logits_val.npz").is_file() and not from_logits:

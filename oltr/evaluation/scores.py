@@ -172,6 +172,17 @@ def available_scores() -> list[str]:
     return SCORES.names()
 
 
+def check_score(name: str, params: dict[str, Any] | None = None) -> Any:
+    """The registry entry of ``name``; unknown names or parameters raise ``ValueError`` naming them
+    (called before any work, so that a typo fails at once)."""
+    entry = SCORES.get(name)
+    accepted = set(inspect.signature(entry.builder).parameters)
+    unknown = sorted(set(params or {}) - accepted)
+    if unknown:
+        raise ValueError(f"score {name!r} takes no parameter(s) {unknown}; it takes {sorted(accepted)}")
+    return entry
+
+
 def open_set_score(logits: Any, name: str = "msp", **params: Any) -> np.ndarray:
     """Scores of shape ``(N,)`` (float64, higher = known) for the score ``name`` of :data:`SCORES`.
 
@@ -184,11 +195,7 @@ def open_set_score(logits: Any, name: str = "msp", **params: Any) -> np.ndarray:
         >>> open_set_score(np.array([[2.0, 0.0], [0.0, 0.0]]), "max_logit").tolist()
         [2.0, 0.0]
     """
-    entry = SCORES.get(name)
-    accepted = set(inspect.signature(entry.builder).parameters)
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise ValueError(f"score {name!r} takes no parameter(s) {unknown}; it takes {sorted(accepted)}")
+    entry = check_score(name, params)
     if entry.meta.get("needs_features"):
         if params.get("features") is None or params.get("train_features") is None:
             raise ValueError(f"score {name!r} needs `features` and `train_features` (features_<split>.npz and "

@@ -113,3 +113,12 @@ def test_feature_scores_read_the_features_files(stage2_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="features_train.npz"):
         evaluate_run(stage2_run, split="test", open_set=True, from_logits=True, score="mahalanobis")
     (stage2_run / "features_test.npz").unlink()
+
+
+def test_cli_eval_bad_score_fails_before_any_work(stage2_run):
+    with pytest.raises(SystemExit, match="unknown open-set score 'energi'. Did you mean 'energy'"):
+        main(["eval", "--run", str(stage2_run), "--open", "--score", "energi"])
+    with pytest.raises(SystemExit, match="takes no parameter"):
+        main(["eval", "--run", str(stage2_run), "--score", "energy", "--score-param", "k=3"])
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        main(["eval", "--run", str(stage2_run), "--score", "energy", "--score-param", "k"])
