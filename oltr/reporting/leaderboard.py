@@ -323,6 +323,11 @@ def _render_markdown(table: pd.DataFrame) -> str:
         "Accuracies in %, ECE / F-measure / AUROC in [0, 1]; Group mean = (Many + Medium + Few) / 3, "
         "Overall = micro accuracy. Seeds: runs aggregated as mean ± std; – = not reported."
     )
+    if any(c not in COLUMNS for c in cols):
+        lines.append("Further columns: top-5 and shifted-prior accuracies (Forward / Backward rho: expected accuracy "
+                     "under a long-tailed test prior of imbalance rho; corr. = after post-hoc prior correction) and "
+                     "rejected known samples per shot group in %; AUPR, FPR95, OSCR in [0, 1]; NLL in nats; Brier "
+                     "in [0, 2]. Definitions: docs/evaluation.md.")
     legend = _significance_legend(table)
     if legend:
         lines.append(legend)

@@ -70,6 +70,8 @@ def best_lead(values: Sequence[Sequence[float]], *, higher_is_better: bool = Tru
               bootstrap: Callable[[int, int], tuple[float, float]] | None = None) -> Lead | None:
     """The best row (by mean over its values) and whether it leads the runner-up significantly.
 
+    A tie of the two best means gives ``runner_up=None`` (nothing is marked).
+
     Args:
         values: per row, its per-seed values (NaN-free rows only are ranked; None if fewer than 1).
         higher_is_better: False for ECE, NLL, FPR95, ...
@@ -85,6 +87,8 @@ def best_lead(values: Sequence[Sequence[float]], *, higher_is_better: bool = Tru
     if order.size < 2:
         return Lead(best, None, "none", float("nan"), None, False)
     runner = int(order[1])
+    if means[best] == means[runner]:  # a tie: no row is best
+        return Lead(best, None, "none", float("nan"), None, False)
     a, b = np.asarray(values[best], float), np.asarray(values[runner], float)
     if np.isfinite(a).sum() >= 2 and np.isfinite(b).sum() >= 2:
         p = welch_p(a, b)

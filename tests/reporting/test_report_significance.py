@@ -88,3 +88,7 @@ def test_columns_selection_and_formats_agree(runs_root, tmp_path):
     assert main(["leaderboard", str(runs_root), "--columns", "calibration", "--out", str(out), "--no-plots"]) == 0
     assert "Closed Brier" in out.read_text()
     assert main(["leaderboard", str(runs_root), "--columns", "bad"]) == 2
+
+
+def test_tied_best_is_not_marked():
+    assert best_lead([[0.0, 0.0], [0.0, 0.0], [-1.0, -1.0]]).runner_up is None
