@@ -307,8 +307,8 @@ def feature_scores(n_train: int, dim: int, n_queries: int, n_classes: int = K, *
         f"{loop_wall:.2f} / {loop_cpu:.2f} | {maha_err:.1e} (relative) |",
         "",
         f"KNN is one similarity matrix per block of queries ({n_train:,} dot products of length {dim} per query,",
-        f"{per_query * 1e3:.1f} ms CPU per query here): exact KNN over the ImageNet-LT test + open set (68,000 queries)",
-        f"would take about {per_query * 68_000:.0f} s of CPU on this machine (extrapolated from the measured rate,",
+        f"{per_query * 1e3:.1f} ms CPU per query here): exact KNN over the ImageNet-LT test + open set",
+        f"(68,000 queries) would take about {per_query * 68_000:.0f} s of CPU on this machine (extrapolated from the measured rate,",
         "not measured), far above the 10 s target; that needs a GPU (`knn(..., device='cuda')`) or fewer queries.",
         "Mahalanobis fits the tied covariance once and scores by one matrix product after whitening.",
     ]

@@ -108,7 +108,8 @@ def test_feature_scores_read_the_features_files(stage2_run, tmp_path):
     expect = ood_metrics(open_set_score(None, "knn", features=x, train_features=train_x, k=3),
                          open_set_score(None, "knn", features=open_x, train_features=train_x, k=3),
                          logits.argmax(1) == labels)
-    assert res["open_set"]["auroc"] == pytest.approx(expect["auroc"]) and res["open_set"]["oscr"] == pytest.approx(expect["oscr"])
+    assert res["open_set"]["auroc"] == pytest.approx(expect["auroc"])
+    assert res["open_set"]["oscr"] == pytest.approx(expect["oscr"])
     features_path(stage2_run, "train").unlink()
     with pytest.raises(FileNotFoundError, match="features_train.npz"):
         evaluate_run(stage2_run, split="test", open_set=True, from_logits=True, score="mahalanobis")
