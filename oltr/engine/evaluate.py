@@ -16,8 +16,6 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from oltr.config import config_hash, load_config
 from oltr.engine import build
 from oltr.engine.checkpoint import is_complete, load_checkpoint, writing
@@ -31,7 +29,9 @@ log = logging.getLogger("oltr.engine")
 
 def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool = True, threshold: float | None = None,
                  rule: str | None = None, from_logits: bool = False, *, fp_rule: str | None = None,
-                 progress: bool = True, device: str | None = None) -> dict:
+                 progress: bool = True, device: str | None = None, score: str = "msp",
+                 score_params: dict | None = None, threshold_from: str | None = None, tpr: float = 0.95,
+                 sweep: bool = False) -> dict:
     """Evaluate ``run_dir/best.pt`` on ``split`` (val|test) and write ``eval_<split>.json``.
 
     Args:
@@ -42,11 +42,16 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
         rule: shot-group rule (default: the run's ``eval_rule``).
         from_logits: re-score ``logits_<split>.npz`` instead of running the model.
         fp_rule: open-set false-positive rule (default: the run's ``fp_rule``).
+        score, score_params: open-set score of :data:`oltr.evaluation.SCORES` (default ``msp``).
+        threshold_from: ``"val"`` chooses the threshold on the validation known samples (the one
+            accepting ``tpr`` of them; ``logits_val.npz`` is computed first when missing).
+        sweep: also write the threshold sweep (``sweep_<split>_<score>.csv/.png``) and
+            ``reliability_<split>.png``. See :func:`oltr.engine.scoring.apply_scoring`.
 
     Returns:
         The dict written to ``eval_<split>.json``.
     """
-    from oltr.evaluation import evaluate_logits, to_jsonable
+    from oltr.evaluation import to_jsonable
 
     run_dir = Path(run_dir)
     if split not in ("val", "test"):
@@ -57,7 +62,18 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     cfg = load_config(cfg_file, check_loss=False)
     rule = rule or cfg.eval_rule
     fp_rule = fp_rule or cfg.fp_rule
+    from oltr.evaluation.features import features_path
+    from oltr.evaluation.scores import check_score
+
+    if check_score(score, score_params).meta.get("needs_features"):  # fail before any network work
+        for needed in ("train", split):
+            if not features_path(run_dir, needed).is_file():
+                raise FileNotFoundError(f"score {score!r} needs {features_path(run_dir, needed)}: run "
+                                        f"`oltr eval --save-features` on the {needed} split first")
+    threshold_given = threshold is not None
     threshold = cfg.open_threshold if threshold is None else threshold
+    if threshold_from == "val" and split != "val" and not (run_dir / "logits_val.npz").is_file() and not from_logits:
+        evaluate_run(run_dir, "val", open_set=False, rule=rule, fp_rule=fp_rule, progress=progress, device=device)
     env = init_distributed(device)
     chash = config_hash(cfg)
     complete = is_complete(run_dir)
@@ -66,8 +82,8 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
         log.warning("%s is unfinished (%d of %d epochs): scoring its best.pt so far; leaderboards leave it out "
                     "unless asked (--include-unfinished)", run_dir, epochs_done, cfg.epochs)
     with run_lock(run_dir) if env.primary else contextlib.nullcontext():  # not while a training writes it
-        result = _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, rule, fp_rule, from_logits,
-                           progress, evaluate_logits)
+        result = _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_given, rule, fp_rule,
+                           from_logits, progress, score, score_params, threshold_from, tpr, sweep)
         result.update(complete=complete, epochs_done=epochs_done, epochs=cfg.epochs)
         result = to_jsonable(result)
         if env.primary:
@@ -84,9 +100,10 @@ def _epochs_done(run_dir: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
 
 
-def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, rule, fp_rule, from_logits, progress,
-              evaluate_logits) -> dict:
+def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_given, rule, fp_rule, from_logits,
+              progress, score, score_params, threshold_from, tpr, sweep) -> dict:
     from oltr.data import class_counts, read_list, sha256_file
+    from oltr.evaluation import evaluate_logits
 
     _, train_labels = read_list(build.list_path(cfg, "train"), cfg.data.num_classes)
     k = cfg.data.num_classes or int(train_labels.max()) + 1
@@ -130,7 +147,15 @@ def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, rule, fp_rul
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
         metrics = evaluate_logits(logits, labels, train_counts, open_logits=open_logits if open_set else None,
-                                  threshold=threshold, rule=rule, fp_rule=fp_rule)
+                                  threshold=threshold if score == "msp" else cfg.open_threshold, rule=rule,
+                                  fp_rule=fp_rule)  # a threshold on another score is applied in apply_scoring
+        from oltr.engine.scoring import apply_scoring
+
+        metrics = apply_scoring(run_dir, split, metrics, logits, labels, open_logits if open_set else None,
+                                train_counts, score=score, score_params=score_params, threshold=threshold,
+                                threshold_given=threshold_given, threshold_from=threshold_from, tpr=tpr,
+                                sweep=sweep, rule=rule, fp_rule=fp_rule)
+        threshold = metrics["threshold_selection"]["value"]
     return {
         "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": chash, "rule": rule,
         "threshold": threshold, "fp_rule": fp_rule,
