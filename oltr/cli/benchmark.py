@@ -6,6 +6,7 @@ import argparse
 import re
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
+from oltr.cli._progress import add_progress_option, progress_enabled
 
 
 def _csv(text: str) -> list[str]:
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GPUs per node: >1 runs each training run through torchrun (DDP)")
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_progress_option(p)
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: write the tables from the finished runs, listing the missing ones in grid.json")
     p.set_defaults(func=run)
@@ -72,5 +74,6 @@ def _run(args: argparse.Namespace, suite) -> None:
         torchrun_args=args.torchrun_args,
         rule=args.rule,
         plots=not args.no_plots,
+        progress=progress_enabled(args.progress),
         report_only=args.report_only,
     )
