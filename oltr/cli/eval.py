@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rule", choices=["strict", "oltr"], help="shot-group rule (default: the run's eval_rule)")
     p.add_argument("--fp-rule", help="open-set false-positive rule (default: the run's fp_rule)")
     p.add_argument("--from-logits", action="store_true", help="re-score logits_<split>.npz")
+    p.add_argument("--save-features", action="store_true",
+                   help="also write features_<split>.npz (and features_open.npz with --open): the feature "
+                   "model's output with labels, reused by `oltr method`")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -33,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_run(args.run, split=args.split, open_set=args.open, threshold=args.threshold,
                               rule=args.rule, from_logits=args.from_logits, fp_rule=args.fp_rule,
                               progress=not args.no_progress, device=args.device)
+        if args.save_features:
+            from oltr.methods import export_features
+
+            saved = export_features(args.run, [args.split, *(["open"] if args.open else [])],
+                                    progress=not args.no_progress, device=args.device)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"oltr eval: {e}") from None
     c = result["closed_set"]
@@ -44,4 +52,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  open-set (threshold {result['threshold']}, fp_rule {result['fp_rule']}): "
               + " ".join(f"{k} {_fmt(o[k])}" for k in keys))
     print(f"  -> {args.run}/eval_{args.split}.json")
+    if args.save_features:
+        print("  features -> " + ", ".join(str(p) for p in saved.values()))
     return 0
