@@ -39,6 +39,9 @@ class Suite:
     seeds: list[int] = field(default_factory=lambda: [0])
     data_root: str | None = None
     lists: str | None = None
+    # methods compared on every stage-1 run: ``plain`` (the stage-1 model), ``oltr`` (meta-embedding
+    # stage 2) and the oltr.methods registry; each ``{name: ..., <method parameters>}``
+    methods: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "plain"}, {"name": "oltr"}])
 
 
 def available_suites() -> list[str]:
@@ -53,7 +56,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     if not path.is_file():
         raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
     raw = yaml.safe_load(path.read_text()) or {}
-    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists"}
+    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "methods"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
@@ -77,30 +80,85 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),
         lists=raw.get("lists"),
+        methods=_parse_methods(raw.get("methods", ["plain", "oltr"]), path),
     )
+
+
+def _parse_methods(items: Any, path: Path) -> list[dict[str, Any]]:
+    """``methods:`` entries (a name, or ``{name: ..., <params>}``) checked against the method registry
+    and each method's parameters, so a typo fails when the suite loads."""
+    import inspect
+
+    from oltr.methods import METHODS, PIPELINE_METHODS, all_method_names
+
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path}: 'methods' must be a non-empty list of method names or {{name: ..., params}}")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        spec = {"name": item} if isinstance(item, str) else item
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ValueError(f"{path}: methods[{i}] must be a method name or a mapping with a 'name'")
+        name = spec["name"]
+        if name not in all_method_names():
+            raise ValueError(f"{path}: methods[{i}]: unknown method {name!r}; available: {', '.join(all_method_names())}")
+        params = {k: v for k, v in spec.items() if k != "name"}
+        valid = [] if name in PIPELINE_METHODS else list(inspect.signature(METHODS.get(name).builder).parameters)[1:]
+        bad = sorted(set(params) - set(valid))
+        if bad:
+            raise ValueError(f"{path}: methods[{i}] ({name}): unknown parameter(s) {bad}; valid: {valid or 'none'}")
+        if any(m["name"] == name for m in out):
+            raise ValueError(f"{path}: methods[{i}]: method {name!r} listed twice")
+        out.append(spec)
+    return out
 
 
 @dataclass(frozen=True)
 class GridRun:
-    """One cell of the grid: a stage of one loss preset and seed."""
+    """One cell of the grid: a stage (or method) of one loss preset and seed.
+
+    ``method`` is ``plain`` (stage-1 training), ``oltr`` (stage-2 training) or an ``oltr.methods``
+    name applied to the stage-1 run; ``depends_on`` lists the run directories that must be finished
+    before this cell starts (a scheduler may run cells whose dependencies are met in parallel).
+    """
 
     stage: int
     loss: str
     seed: int
     run_dir: Path
+    method: str = ""
+    depends_on: tuple[Path, ...] = ()
+
+    @property
+    def trains(self) -> bool:
+        """True for the cells trained by ``oltr train`` (stage 1, OLTR stage 2)."""
+        return self.method in ("", "plain", "oltr")
 
 
 def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path) -> list[GridRun]:
-    """Stage 1 then stage 2 for each (seed, loss), in that order so every stage 2 finds its stage 1."""
+    """Per (seed, loss): stage 1, then every listed method on it (OLTR's stage 2 is trained; the others
+    read the stage-1 run), in that order so every cell comes after the cells it depends on."""
     unknown = [name for name in losses if name not in suite.losses]
     if unknown:
         raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(suite.losses)}")
-    return [
-        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
-        for seed in seeds
-        for loss in losses
-        for stage in (1, 2)
-    ]
+    grid = []
+    for seed in seeds:
+        for loss in losses:
+            stage1 = runs_dir / f"stage_1_{loss}_seed{seed}"
+            grid.append(GridRun(1, loss, seed, stage1, "plain"))
+            for spec in suite.methods:
+                name = spec["name"]
+                if name == "oltr":
+                    grid.append(GridRun(2, loss, seed, runs_dir / f"stage_2_{loss}_seed{seed}", name, (stage1,)))
+                elif name != "plain":
+                    grid.append(GridRun(2, loss, seed, runs_dir / f"{name}_{loss}_seed{seed}", name, (stage1,)))
+    return grid
+
+
+def reported_runs(suite: Suite, grid: Sequence[GridRun]) -> list[Path]:
+    """The run directories that go into the leaderboard: every cell of a listed method (the stage-1
+    runs only when ``plain`` is listed; they are trained regardless, as every method starts from them)."""
+    listed = {m["name"] for m in suite.methods}
+    return [c.run_dir for c in grid if c.method in listed]
 
 
 def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | None, lists: str | None,
@@ -154,6 +212,63 @@ def _eval_is_current(run_dir: Path) -> bool:
     return result.is_file() and ckpt.is_file() and result.stat().st_mtime >= ckpt.stat().st_mtime
 
 
+def _cell_name(cell: GridRun) -> str:
+    return f"stage {cell.stage}" if cell.trains else f"method {cell.method}"
+
+
+def run_cell(
+    suite: Suite,
+    cell: GridRun,
+    *,
+    data_root: str | None = None,
+    lists: str | None = None,
+    flavour: str | None = None,
+    overrides: Sequence[str] = (),
+    nproc_per_node: int = 1,
+    torchrun_args: str = "",
+    rule: str = "strict",
+    log: Callable[[str], None] = print,
+    tag: str = "",
+) -> str:
+    """Run (or skip, or resume) one grid cell and its test evaluation; ``"skipped"`` or ``"done"``.
+
+    Training cells go through :func:`oltr.engine.train` (or torchrun); method cells through
+    :func:`oltr.methods.apply_method` on the finished stage-1 run in ``cell.depends_on``. Everything a
+    cell needs is in its arguments, so a scheduler can call this in a worker process.
+    """
+    from oltr.engine import evaluate_run, is_complete
+
+    tag = tag or f"{_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
+    if not cell.trains:
+        from oltr.methods import apply_method
+
+        params = next(dict(m) for m in suite.methods if m["name"] == cell.method)
+        params.pop("name")
+        if (cell.run_dir / "complete.json").is_file() and (cell.run_dir / "eval_test.json").is_file():
+            apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)  # checks it is ours
+            log(f"{tag}: complete, skipped")
+            return "skipped"
+        log(f"{tag}: applying to {cell.depends_on[0].name}")
+        apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)
+        return "done"
+    stage1_dir = cell.depends_on[0] if cell.depends_on else cell.run_dir.parent / f"stage_1_{cell.loss}_seed{cell.seed}"
+    config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+    ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
+    if is_complete(cell.run_dir):
+        _check_finished_run(config, ovr, cell.run_dir)
+        if _eval_is_current(cell.run_dir):
+            log(f"{tag}: complete, skipped")
+            return "skipped"
+    else:
+        log(f"{tag}: training")
+        if nproc_per_node > 1:
+            _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
+        else:
+            _train_in_process(config, ovr, cell.run_dir)
+    evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule)
+    return "done"
+
+
 def run_benchmark(
     suite: Suite | str,
     *,
@@ -172,7 +287,6 @@ def run_benchmark(
     log: Callable[[str], None] = print,
 ) -> dict[str, Path]:
     """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
-    from oltr.engine import evaluate_run, is_complete
     from oltr.reporting import write_leaderboard
 
     suite = load_suite(suite) if isinstance(suite, str) else suite
@@ -184,35 +298,25 @@ def run_benchmark(
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x 2 stages "
-        f"= {len(grid)} runs -> {runs_dir}")
+    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x "
+        f"{len(suite.methods)} methods ({', '.join(m['name'] for m in suite.methods)}) = {len(grid)} runs -> {runs_dir}")
     for k, cell in enumerate(grid, 1):
-        tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
-        stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
-        config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+        tag = f"[{k}/{len(grid)}] {_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
         t0 = time.perf_counter()
-        ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
-        if is_complete(cell.run_dir):
-            _check_finished_run(config, ovr, cell.run_dir)
-            if _eval_is_current(cell.run_dir):
-                log(f"{tag}: complete, skipped")
-                continue
-        else:
-            log(f"{tag}: training")
-            if nproc_per_node > 1:
-                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
-            else:
-                _train_in_process(config, ovr, cell.run_dir)
-        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule)
+        status = run_cell(suite, cell, data_root=data_root, lists=lists, flavour=flavour, overrides=overrides,
+                          nproc_per_node=nproc_per_node, torchrun_args=torchrun_args, rule=rule, log=log, tag=tag)
+        if status == "skipped":
+            continue
         timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
         log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
 
-    written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
+    written = write_leaderboard(reported_runs(suite, grid), out_dir, formats=("md", "csv", "latex"),
                                 rule=rule, plots=plots)
     summary = {
         "suite": suite.name,
         "dataset": suite.dataset,
         "losses": {name: suite.losses[name] for name in losses},
+        "methods": suite.methods,
         "flavour": flavour,
         "seeds": seeds,
         "rule": rule,
