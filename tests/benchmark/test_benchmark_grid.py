@@ -141,7 +141,7 @@ def test_method_cells_depend_on_their_stage1_run_and_bad_methods_fail_at_load(tm
         assert grid.index(next(c for c in grid if c.run_dir == stage1)) <= grid.index(cell)
     for methods, match in ((["plain", "crtt"], r"methods\[1\]: unknown method 'crtt'; available: plain, oltr, crt"),
                            ([{"name": "ncm", "nrom": "l2"}], r"methods\[0\] \(ncm\): unknown parameter\(s\) \['nrom'\]"),
-                           (["ncm", "ncm"], "listed twice"), ([], "non-empty list")):
+                           (["ncm", "ncm"], r"methods\[1\]: method .ncm. listed twice"), ([], "'methods' must be a non-empty list")):
         bad = tmp_path / "bad_methods.yaml"
         bad.write_text(yaml.safe_dump({"dataset": "X", "stage_1": "a", "stage_2": "b", "losses": {"ce": {"name": "ce"}},
                                        "methods": methods}))
