@@ -66,13 +66,33 @@ class MethodContext:
 
     @property
     def seed(self) -> int:
-        return int(self.cfg.seed)
+        return int(self.cfg.seed) if self.cfg is not None else 0
+
+    @classmethod
+    def from_arrays(cls, weight: torch.Tensor, bias: torch.Tensor | None, train_counts: np.ndarray,
+                    features: dict[str, tuple[np.ndarray, np.ndarray]], cfg: Any = None) -> "MethodContext":
+        """A context over in-memory features (tests, benchmarks); ``cfg`` is needed by cRT / LWS only."""
+        ctx = cls(Path("<memory>"), cfg, weight, bias, np.asarray(train_counts), tuple(features))
+        ctx.__dict__["_features"] = dict(features)  # fills the cached property
+        return ctx
 
     @cached_property
     def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         from oltr.methods.features import load_features
 
         return {s: load_features(self.stage1_dir, s) for s in self.splits}
+
+    @cached_property
+    def _raw(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def raw_logits(self, split: str) -> torch.Tensor:
+        """``features @ W.T`` of the stage-1 classifier, without bias (computed once per split and shared
+        by tau-norm and logit adjustment: re-scaling rows of ``W`` only re-scales columns of this)."""
+        if split not in self._raw:
+            x = torch.as_tensor(self.features(split)).to(self.weight.dtype)
+            self._raw[split] = x @ self.weight.T
+        return self._raw[split]
 
     def features(self, split: str) -> np.ndarray:
         return self._features[split][0]

@@ -48,15 +48,15 @@ def logit_adjust(logits: np.ndarray | torch.Tensor, class_counts: np.ndarray | S
         return logits
     if isinstance(logits, torch.Tensor):
         return logits - tau * torch.as_tensor(prior, dtype=logits.dtype, device=logits.device)
-    return (logits - tau * prior).astype(logits.dtype, copy=False)
+    return logits - (tau * prior).astype(logits.dtype)  # the (K,) shift in the logits' dtype: no float64 copy
 
 
-def select_tau(val_logits_at: Callable[[float], np.ndarray], val_labels: np.ndarray,
+def select_tau(val_logits_at: Callable[[float], np.ndarray | torch.Tensor], val_labels: np.ndarray,
                taus: Sequence[float] = TAU_GRID) -> tuple[float, dict[float, float]]:
     """The tau of ``taus`` with the best validation top-1 accuracy (the first one on ties).
 
     Args:
-        val_logits_at: ``tau -> (N_val, K)`` validation logits of the method at that tau.
+        val_logits_at: ``tau -> (N_val, K)`` validation logits (numpy or torch) of the method at that tau.
         val_labels: ``(N_val,)`` validation labels.
         taus: the grid (Decoupling's 0..2 in steps of 0.1 by default).
 
@@ -69,6 +69,13 @@ def select_tau(val_logits_at: Callable[[float], np.ndarray], val_labels: np.ndar
     labels = np.asarray(val_labels)
     if labels.size == 0:
         raise ValueError("no validation samples to choose tau on")
-    scores = {t: float((np.asarray(val_logits_at(t)).argmax(1) == labels).mean()) for t in taus}
+    scores = {t: float((_argmax(val_logits_at(t)) == labels).mean()) for t in taus}
     best = max(taus, key=lambda t: (scores[t], -taus.index(t)))
     return best, scores
+
+
+def _argmax(logits: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Row-wise argmax (torch's is multi-threaded; numpy's is not)."""
+    if isinstance(logits, torch.Tensor):
+        return logits.argmax(1).cpu().numpy()
+    return np.asarray(logits).argmax(1)
