@@ -26,10 +26,13 @@ def tau_norm(ctx: MethodContext, taus: Sequence[float] = TAU_GRID) -> MethodOutp
     logit adjustment), then a column scaling per tau, instead of one product per tau.
     """
     norms = ctx.weight.norm(dim=1).clamp_min(1e-12)  # the row norms tau_normalize divides by
+    buffers: dict[str, torch.Tensor] = {}  # one output buffer per split, reused for every tau
 
     def at(split: str, tau: float) -> torch.Tensor:
-        z = ctx.raw_logits(split) * norms.pow(-tau) if tau else ctx.raw_logits(split)
-        return z if ctx.bias is None else z + ctx.bias.to(z.dtype)
+        raw = ctx.raw_logits(split)
+        out = buffers.setdefault(split, torch.empty_like(raw))
+        torch.mul(raw, norms.pow(-tau).to(raw.dtype), out=out) if tau else out.copy_(raw)
+        return out if ctx.bias is None else out.add_(ctx.bias.to(out.dtype))
 
     best, scores = select_tau(lambda t: at("val", t), ctx.labels("val"), taus)
     return MethodOutput({s: at(s, best).float().numpy() for s in ctx.eval_splits},
@@ -41,7 +44,14 @@ def logit_adjustment(ctx: MethodContext, taus: Sequence[float] = TAU_GRID) -> Me
     """Stage-1 logits minus tau * log(training prior), tau chosen on val over ``taus``."""
     bias = 0 if ctx.bias is None else ctx.bias.to(ctx.weight.dtype)
     base = {s: ctx.raw_logits(s) + bias for s in ctx.eval_splits}
-    best, scores = select_tau(lambda t: logit_adjust(base["val"], ctx.train_counts, t), ctx.labels("val"), taus)
+    shift = torch.as_tensor(logit_adjust(np.zeros((1, ctx.num_classes)), ctx.train_counts, 1.0)[0],
+                            dtype=ctx.weight.dtype)  # -log(prior), from logit_adjust itself
+    out = torch.empty_like(base["val"])  # reused for every tau: no fresh (N, K) allocation per tau
+
+    def val_at(tau: float) -> torch.Tensor:
+        return torch.add(base["val"], shift, alpha=tau, out=out)
+
+    best, scores = select_tau(val_at, ctx.labels("val"), taus)
     return MethodOutput({s: logit_adjust(z, ctx.train_counts, best).float().numpy() for s, z in base.items()},
                         {"selected": {"tau": best}, "val_top1_by_tau": {str(t): v for t, v in scores.items()}})
 

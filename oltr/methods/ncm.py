@@ -40,7 +40,9 @@ def normalize_features(features, norm: Norm, center: torch.Tensor | None = None,
         if center is None:
             raise ValueError("norm='cl2n' needs the mean training feature as center")
         x = x - center
-    return x / x.norm(dim=1, keepdim=True).clamp_min(eps)
+    else:
+        x = x.clone()  # the caller's array is not modified
+    return x.div_(x.norm(dim=1, keepdim=True).clamp_min(eps))
 
 
 def class_means(features: torch.Tensor, labels, num_classes: int | None = None) -> torch.Tensor:
