@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
 
 
 def test_shipped_configs_load():
-    assert len(CONFIGS) == 6
+    assert len(CONFIGS) == 8  # two stages x 3 datasets + the Decoupling joint recipes
     for path in CONFIGS:
         cfg = load_config(path, check_loss=False)
         assert isinstance(cfg, RunConfig)
