@@ -2,7 +2,9 @@
 
 ``features_<split>.npz`` in the run directory holds ``features`` (N, D) float32, ``labels`` (N,)
 int64 (-1 for the open set), the ``config_hash`` of the run and the ``epoch`` of the ``best.pt`` it
-came from, so a stale file (the run retrained since) is refused instead of silently used. Training
+came from, so a stale file (the run retrained since) is refused instead of silently used. The val
+and test files also carry ``open_features`` (the open set's) when the dataset has an open list: the
+layout :mod:`oltr.evaluation.features` reads for the knn / Mahalanobis open-set scores. Training
 features use the eval transform and the model in eval mode (as the centroid initialisation does).
 """
 
@@ -74,15 +76,22 @@ def export_features(run_dir: str | os.PathLike, splits: Iterable[str] = FEATURE_
     build.load_split_state(task, ckpt["model"])
     head = _FeatureHead(task)
     autocast, _ = amp_tools(cfg.amp, env.device)
-    for split in todo:
+    has_open = build.list_path(cfg, "open").is_file()
+    if has_open and "open" not in todo and any(s in todo for s in ("val", "test")):
+        todo.insert(0, "open")  # val / test files embed the open features: compute (or re-read) them first
+    open_feats = None
+    for split in sorted(todo, key=lambda s: s != "open"):
         dataset = build.build_dataset(cfg, split, num_classes=None if split == "open" else k)
         feats, labels = compute_logits(head, build.eval_loader(cfg, dataset, env), len(dataset), env.device, env,
                                        autocast=autocast, channels_last=cfg.channels_last, progress=progress,
                                        desc=f"features {split}")
+        if split == "open":
+            open_feats = feats
         path = features_path(run_dir, split)
+        extra = {"open_features": open_feats} if split in ("val", "test") and open_feats is not None else {}
         if env.primary:
             tmp = path.with_name(f".{path.stem}.tmp.npz")
-            np.savez(tmp, features=feats, labels=labels, config_hash=chash, epoch=ckpt.get("epoch", -1))
+            np.savez(tmp, features=feats, labels=labels, config_hash=chash, epoch=ckpt.get("epoch", -1), **extra)
             os.replace(tmp, path)
         out[split] = path
     return out

@@ -80,6 +80,22 @@ def test_features_export_matches_the_classifier_input(tiny_stage1):
         np.testing.assert_array_equal(y, s1["labels"])
 
 
+def test_val_and_test_features_carry_the_open_features_for_the_open_set_scores(tiny_stage1, tmp_path):
+    from oltr.evaluation.features import read_features
+
+    copy = tmp_path / "s1"
+    shutil.copytree(tiny_stage1, copy)
+    for f in copy.glob("features_*.npz"):
+        f.unlink()
+    export_features(copy, ["train", "test"])
+    x, y, open_x = read_features(copy / "features_test.npz")  # issue 14's reader
+    open_only, _ = load_features(copy, "open")
+    np.testing.assert_array_equal(open_x, open_only)
+    assert x.shape[0] == y.shape[0] and open_x.shape[1] == x.shape[1]
+    result = evaluate_run(copy, split="test", open_set=True, score="knn", progress=False)
+    assert result["score"]["name"] == "knn"
+
+
 def test_rerun_is_reused_and_another_method_in_the_same_dir_is_refused(tiny_stage1, method_runs):
     _, runs = method_runs
     stamp = (runs["ncm"] / "eval_test.json").stat().st_mtime_ns
