@@ -220,11 +220,17 @@ def apply_method(name: str, stage1_dir: str | os.PathLike, output_dir: str | os.
     tmp.mkdir(parents=True)
     mcfg = _method_config(cfg, name)
     dump_config(mcfg, tmp / "config.yaml")
-    for split in ("val", "test"):
+    from oltr.config import config_hash
+    from oltr.data import sha256_file
+    from oltr.engine.logits import save_logits
+
+    open_sha = sha256_file(list_path(cfg, "open")) if "open" in result.logits else None
+    for split in ("val", "test"):  # stamped like `oltr eval`'s, so --from-logits accepts them
         arrays = {"logits": result.logits[split], "labels": ctx.labels(split)}
         if "open" in result.logits:
             arrays["open_logits"] = result.logits["open"]
-        np.savez_compressed(tmp / f"logits_{split}.npz", **arrays)
+        save_logits(tmp / f"logits_{split}.npz", arrays, config_hash=config_hash(mcfg),
+                    list_sha256=sha256_file(list_path(cfg, split)), open_list_sha256=open_sha)
     if result.state is not None:
         torch.save(result.state, tmp / "classifier.pt")
     (tmp / METHOD_FILE).write_text(json.dumps({**record, **result.info}, indent=2, default=_jsonable) + "\n")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from oltr.evaluation.open_set import FP_RULES
 from oltr.evaluation.shots import RULES
+from oltr.reporting.comparable import differing_keys, label
 from oltr.reporting.published import load_published
 from oltr.reporting.runs import collect_runs
 
@@ -134,13 +135,19 @@ def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
     # rows grouped by method (in the order methods first appear), then by loss in the order given
     first = {m: i for i, m in reversed(list(enumerate(runs["method"])))}
     runs = runs.iloc[np.argsort([first[m] for m in runs["method"]], kind="stable")]
-    for (dataset, stage, method, loss), grp in runs.groupby(["dataset", "stage", "method", "loss"], sort=False):
-        if grp["loss_params"].nunique() > 1:
-            warnings.warn(
-                f"{dataset} stage {stage} loss {loss!r}: runs with different loss parameters "
-                f"({sorted(grp['loss_params'].unique())}) are aggregated into one row",
-                stacklevel=3,
-            )
+    if "experiment" not in runs:
+        runs = runs.assign(experiment=runs["loss_params"])
+    # seeds are averaged only within one experiment (equal configs apart from the seed, see
+    # oltr.reporting.comparable); several experiments of one loss get one row each, labelled by what differs
+    labels: dict[tuple, str] = {}
+    for (dataset, stage, method, loss), same_loss in runs.groupby(["dataset", "stage", "method", "loss"], sort=False):
+        keys = list(dict.fromkeys(same_loss["experiment"]))
+        if len(keys) > 1:
+            differing = differing_keys(keys) if all(k.startswith("{") for k in keys) else []
+            for key in keys:
+                labels[(dataset, stage, method, loss, key)] = f"{loss} ({label(key, differing) if differing else key})"
+    for (dataset, stage, method, loss, key), grp in runs.groupby(["dataset", "stage", "method", "loss", "experiment"],
+                                                                 sort=False):
         seeds = grp["seed"].tolist()
         if len(set(map(str, seeds))) < len(seeds):
             warnings.warn(f"{dataset} stage {stage} loss {loss!r}: repeated seeds {seeds}", stacklevel=3)
@@ -148,7 +155,7 @@ def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
             "dataset": dataset,
             "stage": int(stage),
             "method": method_label(method),
-            "loss": loss,
+            "loss": labels.get((dataset, stage, method, loss, key), loss),
             "backbone": " / ".join(dict.fromkeys(grp["backbone"])),
             "published": False,
             "n_seeds": len(grp),
@@ -517,7 +524,7 @@ def write_leaderboard(
             path = out_dir / f"{stem}{SUFFIX[fmt]}"
             path.write_text(render(extra, fmt))
             paths[f"{stem}_{fmt}"] = path
-    per_run = runs.drop(columns=["per_class", "train_counts"])
+    per_run = runs.drop(columns=["per_class", "train_counts", "experiment"], errors="ignore")
     per_run.to_csv(out_dir / "runs.csv", index=False, float_format="%.6g")
     paths["runs"] = out_dir / "runs.csv"
     if plots:
