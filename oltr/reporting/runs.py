@@ -182,7 +182,9 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
         "loss_params": json.dumps(loss_params, sort_keys=True, default=str),
         "run_dir": str(run_dir),
         # finished when scored (eval_test.json says so); older files: the run directory now
-        "complete": bool(ev["complete"]) if "complete" in ev else _finished(run_dir),
+        # a method run (oltr.methods) has no best.pt of its own: finished once complete.json is written
+        "complete": (bool(ev["complete"]) if "complete" in ev else _finished(run_dir))
+        or bool(method and (run_dir / "complete.json").is_file()),
         "experiment": experiment_key(cfg),
     }
     row.update(_scalars(closed, "closed_"))
