@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[test,plots]' torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[test,plots,tensorboard,slurm]' torch==2.14.1 torchvision==0.29.1
 	touch $@
 
 # Debian's Fashion-MNIST (real images, offline) is the bundled default dataset.

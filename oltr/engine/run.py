@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from oltr.config import RunConfig, config_hash, dump_config, load_config, to_dic
 from oltr.engine import build
 from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, rng_state, save_atomic, seed_everything,
                                     set_rng_state, write_json_atomic)
+from oltr.engine.epoch_logs import EpochLogs
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, train_one_epoch
@@ -59,7 +61,8 @@ def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> s
     """'fresh' | 'resume' | 'complete'; raises RunDirError when the directory is not ours to use."""
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
-        if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".")):
+        # grid.log: the grid scheduler's per-run worker log, opened before the run starts
+        if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".") and p.name != "grid.log"):
             raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
         return "fresh"
     if not (run_dir / "last.pt").is_file() and not is_complete(run_dir):
@@ -178,8 +181,9 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
     if env.primary:
         run_dir.mkdir(parents=True, exist_ok=True)
         if state == "fresh":
-            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt"):
+            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt", "summary.csv"):
                 (run_dir / stale).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
             dump_config(cfg, run_dir / "config.yaml")
     barrier(env)
     with _logging_to(run_dir, env):
@@ -250,6 +254,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
     criterion = task.criterion
     # Only scheduled losses have a meaningful xi (focal/asl expose xi = 0 as the degenerate case).
     scheduled = bool(loss_info(cfg.loss.name).meta.get("has_schedule"))
+    epoch_logs = EpochLogs(run_dir, start_epoch) if env.primary else None  # summary.csv + TensorBoard
 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -286,6 +291,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                     "config": to_dict(cfg), "stage": cfg.stage}
             with (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
+            epoch_logs.write(record)
             if improved:
                 save_atomic({"model": model_state, "epoch": epoch, "best_metric": best, "config_hash": chash,
                              "config": to_dict(cfg), "stage": cfg.stage}, run_dir / "best.pt")
@@ -298,7 +304,11 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                  t_epoch, record["time"]["images_per_s"])
         if stop_after_epoch is not None and epoch >= stop_after_epoch and epoch + 1 < cfg.epochs:
             log.info("stopping after epoch %d (stop_after_epoch)", epoch)
+            if epoch_logs is not None:
+                epoch_logs.close()
             return
+    if epoch_logs is not None:
+        epoch_logs.close()
     if env.primary:
         write_json_atomic({"epochs": cfg.epochs, "best_overall": best, "best_epoch": best_epoch,
                            "config_hash": chash}, run_dir / COMPLETE)
