@@ -82,12 +82,14 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
 
 @dataclass(frozen=True)
 class GridRun:
-    """One cell of the grid: a stage of one loss preset and seed."""
+    """One cell of the grid: a stage of one loss preset and seed; ``depends_on`` names the run
+    directories that must be finished first (stage 2 -> its stage 1)."""
 
     stage: int
     loss: str
     seed: int
     run_dir: Path
+    depends_on: tuple[Path, ...] = ()
 
 
 def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path) -> list[GridRun]:
@@ -96,7 +98,8 @@ def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_di
     if unknown:
         raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(suite.losses)}")
     return [
-        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
+        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}",
+                depends_on=() if stage == 1 else (runs_dir / f"stage_1_{loss}_seed{seed}",))
         for seed in seeds
         for loss in losses
         for stage in (1, 2)
@@ -118,6 +121,15 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
     if cell.stage == 2:
         out.append(f"init_from={stage1_dir}")
     return out + list(extra)
+
+
+def _cell_job(cell: GridRun, tag: str, config: Path, overrides: list[str], rule: str, nproc_per_node: int,
+              torchrun_args: str):
+    from oltr.grid import CellJob
+
+    return CellJob(name=tag, run_dir=str(cell.run_dir), config=str(config), overrides=tuple(overrides),
+                   depends_on=tuple(str(p) for p in cell.depends_on), rule=rule, nproc_per_node=nproc_per_node,
+                   torchrun_args=torchrun_args)
 
 
 def _train_in_process(config: Path, overrides: list[str], run_dir: Path) -> None:
@@ -170,9 +182,20 @@ def run_benchmark(
     rule: str = "strict",
     plots: bool = True,
     log: Callable[[str], None] = print,
+    jobs: int = 1,
+    threads_per_run: int | None = None,
+    gpus_per_run: int = 0,
+    launcher: str = "local",
+    slurm: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
-    from oltr.engine import evaluate_run, is_complete
+    """Run (or resume) the whole grid and write the leaderboard; returns the written files.
+
+    ``jobs > 1`` or ``gpus_per_run > 0``: up to ``jobs`` cells at once in local worker processes
+    (:mod:`oltr.grid.local`, ``threads_per_run`` torch threads each, default cores / jobs);
+    ``launcher`` ``slurm`` (or submitit's ``local`` / ``debug`` executors): one job per cell
+    (:mod:`oltr.grid.slurm`, ``slurm`` holds partition, time, folder, ...). Same cells, same files.
+    """
+    from oltr.grid import execute_cell
     from oltr.reporting import write_leaderboard
 
     suite = load_suite(suite) if isinstance(suite, str) else suite
@@ -186,26 +209,34 @@ def run_benchmark(
     start = time.perf_counter()
     log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x 2 stages "
         f"= {len(grid)} runs -> {runs_dir}")
+    cells = []
     for k, cell in enumerate(grid, 1):
         tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
         stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
         config = suite.stage_1 if cell.stage == 1 else suite.stage_2
-        t0 = time.perf_counter()
         ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
-        if is_complete(cell.run_dir):
-            _check_finished_run(config, ovr, cell.run_dir)
-            if _eval_is_current(cell.run_dir):
-                log(f"{tag}: complete, skipped")
+        cells.append(_cell_job(cell, tag, config, ovr, rule, nproc_per_node, torchrun_args))
+    if launcher != "local":
+        from oltr.grid.slurm import run_submitit
+
+        timings.update(run_submitit(cells, cluster=launcher, gpus_per_run=gpus_per_run, log=log, **(slurm or {})))
+    elif jobs > 1 or gpus_per_run > 0:
+        from oltr.grid.local import run_local
+
+        timings.update(run_local(cells, jobs=jobs, threads_per_run=threads_per_run, gpus_per_run=gpus_per_run,
+                                 log=log))
+    else:
+        if threads_per_run:
+            import torch
+
+            torch.set_num_threads(threads_per_run)
+        for job in cells:
+            result = execute_cell(job, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
+            if result["status"] == "skipped":
+                log(f"{job.name}: complete, skipped")
                 continue
-        else:
-            log(f"{tag}: training")
-            if nproc_per_node > 1:
-                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
-            else:
-                _train_in_process(config, ovr, cell.run_dir)
-        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule)
-        timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
-        log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
+            timings[job.run_dir] = result["seconds"]
+            log(f"{job.name}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
 
     written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
                                 rule=rule, plots=plots)
