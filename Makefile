@@ -8,7 +8,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 .PHONY: demo test install dataset bench clean
 
 demo: install dataset
-	$(BIN)/oltr benchmark --suite fashion_mnist_lt --out results/fashion_mnist_lt
+	$(BIN)/oltr benchmark --suite fashion_mnist_lt --out results/fashion_mnist_lt --jobs 2
 
 test: install dataset
 	$(BIN)/python -m pytest -q
@@ -34,6 +34,7 @@ bench: install dataset
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/grid.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
