@@ -57,14 +57,15 @@ class CellTask(Checkpointable):
 
 def make_executor(cluster: str, folder: str | os.PathLike, *, gpus_per_run: int = 0, partition: str | None = None,
                   time_min: int = 60, cpus_per_run: int | None = None, mem_gb: int | None = None,
-                  slurm_args: dict[str, str] | None = None) -> "submitit.AutoExecutor":
-    """An AutoExecutor for one grid cell per job (``gpus_per_run`` GPUs and as many tasks, one node)."""
+                  slurm_args: dict[str, str] | None = None, tasks_per_run: int | None = None) -> "submitit.AutoExecutor":
+    """An AutoExecutor for one grid cell per job: one node, ``gpus_per_run`` GPUs and as many tasks (DDP
+    ranks; ``tasks_per_run`` sets the ranks without GPUs, e.g. gloo on CPU)."""
     if submitit is None:
         raise GridError("--launcher slurm needs submitit: pip install 'oltr[slurm]'")
     if cluster not in CLUSTERS:
         raise GridError(f"unknown launcher {cluster!r}; choose from {sorted(CLUSTERS)}")
     executor = submitit.AutoExecutor(folder=str(folder), cluster=CLUSTERS[cluster])
-    params: dict[str, Any] = dict(timeout_min=time_min, nodes=1, tasks_per_node=max(1, gpus_per_run))
+    params: dict[str, Any] = dict(timeout_min=time_min, nodes=1, tasks_per_node=tasks_per_run or max(1, gpus_per_run))
     if gpus_per_run:
         params["gpus_per_node"] = gpus_per_run
     if cpus_per_run:
@@ -81,9 +82,11 @@ def make_executor(cluster: str, folder: str | os.PathLike, *, gpus_per_run: int 
 
 def parse_time(text: str) -> int:
     """Slurm time limit -> minutes: ``90``, ``1:30:00``, ``2-00:00:00`` (days-hours:minutes:seconds)."""
-    days, _, clock = text.rpartition("-") if "-" in text else ("0", "", text)
+    days, _, clock = text.rpartition("-")
     try:
         parts = [int(p) for p in clock.split(":")]
+        if days:  # days-hours[:minutes[:seconds]]
+            parts = (parts + [0, 0])[:3]
         if len(parts) == 1:
             minutes = parts[0]
         else:
@@ -114,7 +117,7 @@ def _layers(cells: Sequence[CellJob]) -> list[CellJob]:
 def run_submitit(cells: Sequence[CellJob], *, cluster: str = "slurm", folder: str | os.PathLike | None = None,
                  gpus_per_run: int = 0, partition: str | None = None, time_min: int = 60,
                  cpus_per_run: int | None = None, mem_gb: int | None = None, slurm_args: dict[str, str] | None = None,
-                 log: Callable[[str], None] = print,
+                 tasks_per_run: int | None = None, log: Callable[[str], None] = print,
                  on_submit: Callable[[CellJob, Any], None] | None = None) -> dict[str, float]:
     """Submit every cell that is not current and wait for all of them; returns ``{run_dir: seconds}``.
 
@@ -126,7 +129,8 @@ def run_submitit(cells: Sequence[CellJob], *, cluster: str = "slurm", folder: st
         return {}
     folder = Path(folder) if folder else Path(cells[0].run_dir).parent / "submitit" / "%j"
     executor = make_executor(cluster, folder, gpus_per_run=gpus_per_run, partition=partition, time_min=time_min,
-                             cpus_per_run=cpus_per_run, mem_gb=mem_gb, slurm_args=slurm_args)
+                             cpus_per_run=cpus_per_run, mem_gb=mem_gb, slurm_args=slurm_args,
+                             tasks_per_run=tasks_per_run)
     native = executor.cluster == "slurm"
     base_extra = dict(slurm_args or {})
     submitted: dict[str, Any] = {}
@@ -165,7 +169,7 @@ def run_submitit(cells: Sequence[CellJob], *, cluster: str = "slurm", folder: st
 
 def _result(job: Any, cells: Sequence[CellJob]) -> dict:
     try:
-        return job.result()
+        return job.results()[0]  # rank 0 (a job with one task per GPU has one result per task)
     except Exception as e:  # submitit wraps the job's exception; name the job and where its log is
         paths = getattr(job, "paths", None)
         where = f"; log {paths.stderr}" if paths is not None else ""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 import oltr.benchmark as bench
-from oltr.grid import CellJob, GridError
+from oltr.grid import CellJob, GridError, execute_cell
 from oltr.grid.display import GridDisplay
 from oltr.grid.local import gpu_slots, run_local, worker_env
+from oltr.grid.slurm import parse_time, run_submitit
 from test_benchmark_grid import TINY_OVERRIDES, _suite, tiny_data  # noqa: F401  (tiny_data is a fixture)
 
 TABLES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
@@ -104,9 +106,18 @@ def test_display_prints_one_line_per_finished_run_off_a_terminal():
     assert "\r" not in out.getvalue()
 
 
-pytest.importorskip("submitit")
+def test_slurm_time_limits_parse_to_minutes():
+    # Slurm's forms: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]]
+    assert [parse_time(t) for t in ("90", "30:00", "0:45", "1:30:00", "2-00:00:00", "1-12")] == [
+        90, 30, 1, 90, 2880, 2160]
+    with pytest.raises(ValueError, match="--time 'soon'"):
+        parse_time("soon")
 
 
+needs_submitit = pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="pip install 'oltr[slurm]'")
+
+
+@needs_submitit
 @pytest.mark.slow
 def test_submitit_debug_executor_runs_the_grid_with_dependencies(sequential, tmp_path):
     suite, seq = sequential
@@ -121,40 +132,58 @@ def test_submitit_debug_executor_runs_the_grid_with_dependencies(sequential, tmp
         assert _metrics(tmp_path / "runs" / run) == _metrics(seq / "runs" / run)
 
 
+def _stage1_cell(suite, runs_dir: Path, overrides: list[str]) -> CellJob:
+    cell = bench.plan_grid(suite, ["ce"], [0], runs_dir)[0]
+    ovr = bench._overrides(suite, cell, runs_dir, None, None, None, overrides)
+    return bench._cell_job(cell, "stage 1 | ce | seed 0", suite.stage_1, ovr, "strict", 1, "")
+
+
+@needs_submitit
 @pytest.mark.slow
-def test_submitit_local_job_interrupted_and_requeued_resumes_from_last_pt(sequential, tmp_path):
-    """Preempt stage 1 after its first checkpoint (submitit's USR2): the job checkpoints, is requeued,
-    resumes from last.pt, and the run ends as an uninterrupted one does; stage 2 waits for it."""
+def test_submitit_local_job_preempted_and_requeued_resumes_from_last_pt(sequential, tmp_path):
+    """Preempt a stage-1 job after its first checkpoint (Slurm signals the job's tasks; submitit uses
+    USR2): it checkpoints, is requeued, resumes from last.pt and ends as the uninterrupted run does."""
     suite, _ = sequential
     overrides = [*TINY_OVERRIDES, "epochs=2"]
-    kwargs = dict(losses=["ce"], seeds=[0], overrides=overrides, plots=False, log=lambda msg: None)
-    bench.run_benchmark(suite, out_dir=tmp_path / "ref_results", runs_dir=tmp_path / "ref", **kwargs)
-    interrupted: list[str] = []
+    ref = _stage1_cell(suite, tmp_path / "ref", overrides)
+    execute_cell(ref, log=lambda msg: None)  # uninterrupted, in this process
+    preempted: list[str] = []
 
-    def preempt_stage_1(cell, job):
+    def preempt(cell, job):
         last = Path(cell.run_dir) / "last.pt"
-        if not Path(cell.run_dir).name.startswith("stage_1"):
-            return
         deadline = time.monotonic() + 300
         while not last.is_file() and time.monotonic() < deadline:
             time.sleep(0.02)
-        # Slurm preempts by signalling the job's tasks (USR2 for submitit); the local executor's job
-        # process is a controller whose child is the task, and it restarts a task that asks to be requeued.
-        children = Path(f"/proc/{job._process.pid}/task/{job._process.pid}/children").read_text().split()
-        for pid in children:
-            os.kill(int(pid), signal.SIGUSR2)
-        interrupted.extend(children)
+        # The local executor's job process is a controller; its child is the task. The controller
+        # restarts a task that exits asking to be requeued, as Slurm requeues the job.
+        pid = job._process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for child in children:
+            os.kill(int(child), signal.SIGUSR2)
+        preempted.extend(children)
 
-    bench.run_benchmark(suite, out_dir=tmp_path / "results", runs_dir=tmp_path / "runs", launcher="submitit-local",
-                        slurm={"folder": tmp_path / "submitit", "on_submit": preempt_stage_1}, **kwargs)
-    assert len(interrupted) == 1
-    stage1 = tmp_path / "runs" / "stage_1_ce_seed0"
-    assert "resumed from" in (stage1 / "train.log").read_text()
+    cell = _stage1_cell(suite, tmp_path / "runs", overrides)
+    run_submitit([cell], cluster="submitit-local", folder=tmp_path / "submitit", on_submit=preempt, log=lambda m: None)
+    assert len(preempted) == 1
+    run = Path(cell.run_dir)
     assert "this job is preempted" in "".join(p.read_text() for p in (tmp_path / "submitit").glob("*.err"))
-    for stage in (1, 2):
-        run = f"stage_{stage}_ce_seed0"
-        rows = [json.loads(x) for x in (tmp_path / "runs" / run / "metrics.jsonl").read_text().splitlines()]
-        ref = [json.loads(x) for x in (tmp_path / "ref" / run / "metrics.jsonl").read_text().splitlines()]
-        assert [{k: v for k, v in r.items() if k != "time"} for r in rows] == \
-               [{k: v for k, v in r.items() if k != "time"} for r in ref]
-        assert _metrics(tmp_path / "runs" / run) == _metrics(tmp_path / "ref" / run)
+    assert "resumed from" in (run / "train.log").read_text()
+
+    def rows(d: Path) -> list[dict]:
+        lines = (d / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(x).items() if k != "time"} for x in lines]
+
+    assert len(rows(run)) == 2 and rows(run) == rows(Path(ref.run_dir))
+    assert _metrics(run) == _metrics(Path(ref.run_dir))
+
+
+@needs_submitit
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_submitit_job_with_two_tasks_trains_ddp(sequential, tmp_path):
+    """Two tasks in one job (as --gpus-per-run 2 asks on Slurm) join one DDP group (gloo on CPU)."""
+    suite, _ = sequential
+    cell = _stage1_cell(suite, tmp_path / "runs", TINY_OVERRIDES)
+    run_submitit([cell], cluster="submitit-local", folder=tmp_path / "submitit", tasks_per_run=2, log=lambda m: None)
+    assert "2 process(es)" in (Path(cell.run_dir) / "train.log").read_text()
+    assert json.loads((Path(cell.run_dir) / "eval_test.json").read_text())["loss"] == "ce"
