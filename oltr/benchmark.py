@@ -7,6 +7,12 @@ configs and the loss presets. Data preparation (Fashion-MNIST-LT) is the stage c
 a run whose outputs are complete is skipped and a partial one resumes from ``last.pt``, so
 re-running an interrupted grid loses nothing. With ``nproc_per_node > 1`` each training run goes
 through ``torchrun`` (DistributedDataParallel).
+
+``--flavour reference`` computes what the authors ran: the focal-family losses in their reference flavour,
+the modulated attention's reference start (``model.attention_init=reference`` in stage 2) and, where the
+suite has a ``reference_losses`` section, that preset's per-stage loss sections as written (the CFL fork's
+recipes for ImageNet-LT / Places-LT). A ``reference_losses`` label absent from ``losses`` is a preset of the
+reference flavour only (pass it with ``--losses``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class Suite:
     seeds: list[int] = field(default_factory=lambda: [0])
     data_root: str | None = None
     lists: str | None = None
+    # --flavour reference: label -> {"stage_1": loss section, "stage_2": loss section}, used as written
+    reference_losses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def available_suites() -> list[str]:
@@ -53,7 +61,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     if not path.is_file():
         raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
     raw = yaml.safe_load(path.read_text()) or {}
-    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists"}
+    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "reference_losses"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
@@ -63,6 +71,14 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     losses = raw["losses"]
     if not isinstance(losses, dict) or not all(isinstance(v, dict) and "name" in v for v in losses.values()):
         raise ValueError(f"{path}: 'losses' must map a label to a loss section with a 'name'")
+    reference = raw.get("reference_losses") or {}
+    if not isinstance(reference, dict):
+        raise ValueError(f"{path}: 'reference_losses' must map a label to its stage_1 and stage_2 loss sections")
+    for label, stages in reference.items():
+        if not (isinstance(stages, dict) and set(stages) == {"stage_1", "stage_2"}
+                and all(isinstance(v, dict) and "name" in v for v in stages.values())):
+            raise ValueError(f"{path}: reference_losses.{label}: must map stage_1 and stage_2 to a loss section "
+                             "with a 'name'")
 
     def resolve(p: str) -> Path:
         q = Path(p)
@@ -77,6 +93,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),
         lists=raw.get("lists"),
+        reference_losses=reference,
     )
 
 
@@ -92,11 +109,15 @@ class GridRun:
     depends_on: tuple[Path, ...] = ()
 
 
-def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path) -> list[GridRun]:
+def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path,
+              flavour: str | None = None) -> list[GridRun]:
     """Stage 1 then stage 2 for each (seed, loss), in that order so every stage 2 finds its stage 1."""
-    unknown = [name for name in losses if name not in suite.losses]
+    known = set(suite.losses) | (set(suite.reference_losses) if flavour == "reference" else set())
+    unknown = [name for name in losses if name not in known]
     if unknown:
-        raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(suite.losses)}")
+        only = sorted(set(suite.reference_losses) - set(suite.losses))
+        hint = f" ({', '.join(only)}: with --flavour reference only)" if only and flavour != "reference" else ""
+        raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(known)}{hint}")
     return [
         GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}",
                 depends_on=() if stage == 1 else (runs_dir / f"stage_1_{loss}_seed{seed}",))
@@ -109,10 +130,15 @@ def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_di
 def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | None, lists: str | None,
                flavour: str | None, extra: Sequence[str]) -> list[str]:
     """Dotted ``key=value`` overrides that turn a stage config into this grid cell's config."""
-    preset = dict(suite.losses[cell.loss])
+    if flavour == "reference" and cell.loss in suite.reference_losses:
+        preset = dict(suite.reference_losses[cell.loss][f"stage_{cell.stage}"])
+    else:
+        preset = dict(suite.losses[cell.loss])
     if flavour is not None and preset["name"] in {"focal", "asl", "cfl", "casl"}:
         preset["flavour"] = flavour
     out = [f"seed={cell.seed}", "loss=" + json.dumps(preset)]
+    if flavour == "reference" and cell.stage == 2:
+        out.append("model.attention_init=reference")
     root = data_root or suite.data_root
     if root:
         out.append(f"data.root={root}")
@@ -203,7 +229,7 @@ def run_benchmark(
     seeds = list(seeds if seeds is not None else suite.seeds)
     out_dir = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs") / suite.name
-    grid = plan_grid(suite, losses, seeds, runs_dir)
+    grid = plan_grid(suite, losses, seeds, runs_dir, flavour)
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -243,7 +269,8 @@ def run_benchmark(
     summary = {
         "suite": suite.name,
         "dataset": suite.dataset,
-        "losses": {name: suite.losses[name] for name in losses},
+        "losses": {name: (suite.reference_losses[name] if flavour == "reference" and name in suite.reference_losses
+                          else suite.losses[name]) for name in losses},
         "flavour": flavour,
         "seeds": seeds,
         "rule": rule,

@@ -1,7 +1,9 @@
 """Shared test fixtures.
 
-Reference material (golden values, official split lists) is read from ``../shared`` next to the
-checkout (override with ``OLTR_SHARED``); it is never copied into the project.
+Golden values (numbers produced by running the authors' code) live in ``tests/golden/`` (see its
+PROVENANCE.md): a missing fixture is a failure, never a skip. The official split lists (large third-party
+files) are read from ``../shared/data_lists`` next to the checkout (override with ``OLTR_SHARED``); the tests
+that need them skip, saying so, when they are absent.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OLTR_SHARED", REPO.parent / "shared"))
+GOLDEN = REPO / "tests" / "golden"
 FASHION_MNIST = Path(os.environ.get("OLTR_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"reference material not found: {path} (set OLTR_SHARED)")
+        pytest.skip(f"third-party reference material not found: {path} (set OLTR_SHARED to a folder holding it)")
     return path
+
+
+def _golden(name: str) -> dict:
+    """A golden fixture of the repository; its absence fails the test (a golden check must never vanish)."""
+    path = GOLDEN / name
+    if not path.is_file():
+        pytest.fail(f"golden fixture missing: {path} (it is part of the repository; see tests/golden/PROVENANCE.md)")
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +46,13 @@ def data_lists_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def golden_losses(shared_dir: Path) -> dict:
-    return json.loads(_need(shared_dir / "golden" / "losses.json").read_text())
+def golden_losses() -> dict:
+    return _golden("losses.json")
 
 
 @pytest.fixture(scope="session")
-def golden_oltr(shared_dir: Path) -> dict:
-    return json.loads(_need(shared_dir / "golden" / "oltr_eval.json").read_text())
+def golden_oltr() -> dict:
+    return _golden("oltr_eval.json")
 
 
 @pytest.fixture(scope="session")

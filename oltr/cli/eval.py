@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--open", action="store_true", help="open-set evaluation (needs the open list)")
     p.add_argument("--threshold", type=float, help="open-set threshold (default: the run's open_threshold)")
     p.add_argument("--rule", choices=["strict", "oltr"], help="shot-group rule (default: the run's eval_rule)")
-    p.add_argument("--fp-rule", help="open-set false-positive rule (default: the run's fp_rule)")
+    p.add_argument("--fp-rule", choices=["oltr", "oltr2019"],
+                   help="open-set false-positive rule (default: the run's fp_rule)")
     p.add_argument("--from-logits", action="store_true", help="re-score logits_<split>.npz")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true")

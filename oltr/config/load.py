@@ -27,6 +27,7 @@ from typing import Any, Iterable, Literal, Union
 
 import yaml
 
+from oltr.config.checks import check_schedule, check_values
 from oltr.config.schema import LossConfig, RunConfig
 
 PATH_KEYS = ("data.root", "data.lists", "data.open_root", "model.weights", "init_from")
@@ -183,6 +184,7 @@ def _check(cfg: RunConfig, source: str) -> None:
             raise ConfigError(source, key, f"must be >= 1, got {value}")
     if cfg.data.num_workers < 0:
         raise ConfigError(source, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
+    check_values(cfg, lambda key, message: ConfigError(source, key, message))
 
 
 def _get(cfg: Any, dotted: str) -> Any:
@@ -290,7 +292,8 @@ def loss_kwargs(cfg: RunConfig, class_counts: Any = None) -> dict:
 
 
 def validate_loss(cfg: RunConfig, source: str) -> None:
-    """Build the loss once (with placeholder class counts) so bad names/parameters fail at load time."""
+    """Build the loss once (with placeholder class counts) and walk it through the stage's epochs, so bad
+    names, parameters and schedules fail at load time."""
     import numpy as np
 
     from oltr import losses
@@ -302,11 +305,12 @@ def validate_loss(cfg: RunConfig, source: str) -> None:
     k = cfg.data.num_classes or 10
     counts = np.linspace(100, 5, k).round().astype(np.int64)
     try:
-        losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, counts))
+        criterion = losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, counts))
     except (TypeError, ValueError) as e:
         params = losses.loss_params(cfg.loss.name)
         valid = f"; parameters of {cfg.loss.name!r}: {', '.join(params)}" if params else ""
         raise ConfigError(source, "loss", f"cannot build loss {cfg.loss.name!r} with {cfg.loss.params}: {e}{valid}") from None
+    check_schedule(cfg, criterion, lambda key, message: ConfigError(source, key, message))
 
 
 def config_hash(cfg: RunConfig) -> str:

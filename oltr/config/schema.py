@@ -67,6 +67,8 @@ class ModelConfig:
     fc_add_dim: int = 512
     # modulated attention on the last feature map
     use_attention: bool = False
+    # attention start: identity (output conv zero) or reference (every attention conv re-drawn like the trunk's)
+    attention_init: Literal["identity", "reference"] = "identity"
     # dot (stage 1) or meta_embedding (stage 2)
     classifier: Literal["dot", "meta_embedding"] = "dot"
     # initial feature-model weights (a file), e.g. the Caffe ResNet-152 of Places-LT stage 1
@@ -135,12 +137,12 @@ class RunConfig:
     epochs: int = 30
     # stage 2: the stage-1 run directory (default: the sibling stage_1_<loss>_seed<seed> run)
     init_from: Optional[str] = None
-    # open-set rejection threshold on the max softmax probability
+    # open-set rejection threshold on the max softmax probability, in [0, 1]
     open_threshold: float = 0.1
     # shot-group boundary rule of oltr.evaluation (strict: >100 / <20; oltr: >=100 / <=20)
     eval_rule: Literal["strict", "oltr"] = "strict"
-    # open-set false-positive rule of oltr.evaluation
-    fp_rule: str = "oltr"
+    # open-set false-positive rule of oltr.evaluation (oltr: rejected knowns are FP; oltr2019: the paper era's)
+    fp_rule: Literal["oltr", "oltr2019"] = "oltr"
     # mixed precision: null (fp32), bf16, or fp16 (CUDA only, with a GradScaler)
     amp: Optional[AmpMode] = None
     # channels_last memory format for the model and its inputs

@@ -133,7 +133,8 @@ def build_task(cfg: RunConfig, num_classes: int, class_counts: np.ndarray | None
     m = cfg.model
     feature_model = build_feature_model(m.name, stem=m.stem, width=m.width, use_fc_add=m.use_fc_add,
                                         fc_add_dim=m.fc_add_dim,
-                                        use_attention=m.use_attention, weights=m.weights,
+                                        use_attention=m.use_attention, attention_init=m.attention_init,
+                                        weights=m.weights,
                                         new_keys=tuple(m.new_keys) if m.weights else ())
     classifier_cls = DotProductClassifier if m.classifier == "dot" else MetaEmbeddingClassifier
     classifier = classifier_cls(feature_model.feat_dim, num_classes)

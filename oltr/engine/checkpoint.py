@@ -1,8 +1,10 @@
-"""Atomic checkpoints and RNG state capture.
+"""Atomic checkpoints and seeding.
 
-A checkpoint is one dict (model, optimizer, scheduler, scaler, sampler, RNG states, epoch, best
-metric, config hash) written to a temporary file in the same folder and moved into place with
-``os.replace``, so a crash mid-write never leaves a truncated ``last.pt``.
+A checkpoint is one dict (model, optimizer, scheduler, scaler, epoch, best metric, config hash)
+written to a temporary file in the same folder and moved into place with ``os.replace``, so a crash
+mid-write never leaves a truncated ``last.pt``. It holds no RNG or sampler state: the trainer reseeds
+every generator and the sampler from (seed, epoch, rank) at the start of each epoch, so a resumed run
+replays the same streams without them.
 """
 
 from __future__ import annotations
@@ -48,27 +50,11 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint on CPU (our own files: full unpickling of numpy RNG states is allowed)."""
+    """Load a checkpoint on CPU (our own files: full unpickling, as older ones hold NumPy RNG states)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def rng_state() -> dict:
-    """Python, NumPy, torch CPU and (if present) CUDA generator states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def seed_everything(seed: int) -> None:

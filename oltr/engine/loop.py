@@ -64,6 +64,23 @@ def amp_tools(amp: str | None, device: torch.device) -> tuple[Callable[[], conte
     return autocast, scaler
 
 
+def loss_scale_source(scaler: object) -> Callable[[], torch.Tensor | float] | None:
+    """A callable returning the scaler's current loss scale without a host sync (``None`` without scaling).
+
+    Gradients that ignore the upstream gradient (the reference centroid update) must be multiplied by it,
+    or the scaler's unscale step divides them by a scale they never received.
+    """
+    if not isinstance(scaler, torch.amp.GradScaler) or not scaler.is_enabled():
+        return None
+
+    def current() -> torch.Tensor | float:
+        # GradScaler's own sync-free read of the scale tensor; None only before its first scale() call.
+        scale = scaler._get_scale_async()
+        return scaler.get_scale() if scale is None else scale
+
+    return current
+
+
 def _to_device(images: torch.Tensor, labels: torch.Tensor, device: torch.device, channels_last: bool):
     images = images.to(device, non_blocking=True)
     if channels_last:

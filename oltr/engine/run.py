@@ -25,12 +25,12 @@ import torch
 
 from oltr.config import RunConfig, config_hash, dump_config, load_config, to_dict
 from oltr.engine import build
-from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, rng_state, save_atomic, seed_everything,
-                                    set_rng_state, write_json_atomic)
-from oltr.engine.epoch_logs import EpochLogs
+from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything,
+                                    write_json_atomic)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
+from oltr.engine.epoch_logs import EpochLogs
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
-from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, train_one_epoch
+from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
 from oltr.engine.tasks import loss_xi
 from oltr.losses import loss_info
 
@@ -112,7 +112,8 @@ def _logging_to(run_dir: Path | None, env: DistEnv):
 
 
 def _reseed_epoch(cfg: RunConfig, epoch: int, env: DistEnv, generator: torch.Generator) -> None:
-    """Augmentation and worker seeds depend only on (seed, epoch, rank): resume-exact by construction."""
+    """Python, NumPy, torch, augmentation and worker seeds depend only on (seed, epoch, rank): the one resume
+    mechanism (checkpoints hold no RNG state), exact by construction."""
     seed = (cfg.seed * 1_000_003 + epoch * 7919 + env.rank * 104_729) % 2**63
     seed_everything(seed)
     generator.manual_seed(seed)
@@ -213,6 +214,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
     if cfg.channels_last:
         task = task.to(memory_format=torch.channels_last)
     optimizer, scheduler = build.build_optimizer(cfg, task)
+    if hasattr(task, "loss_scale"):  # the reference centroid gradient follows the fp16 loss scale
+        task.loss_scale = loss_scale_source(scaler)
 
     start_epoch, best, best_epoch = 0, -1.0, -1
     if resume:
@@ -223,9 +226,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
-        if hasattr(data.sampler, "load_state_dict") and ckpt.get("sampler") is not None:
-            data.sampler.load_state_dict(ckpt["sampler"])
-        set_rng_state(ckpt["rng"][min(env.rank, len(ckpt["rng"]) - 1)] if isinstance(ckpt["rng"], list) else ckpt["rng"])
+        # No RNG or sampler state to restore: every epoch reseeds all of them from (seed, epoch, rank)
+        # (_reseed_epoch, sampler.set_epoch). Older checkpoints still carry "rng"/"sampler"; they are ignored.
         start_epoch, best, best_epoch = ckpt["epoch"] + 1, ckpt["best_metric"], ckpt["best_epoch"]
         log.info("resumed from %s after epoch %d (best val top-1 %.4f at epoch %d)", run_dir / "last.pt",
                  ckpt["epoch"], best, best_epoch)
@@ -282,12 +284,11 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                   "time": {"train_s": round(t_train, 3), "val_s": round(t_epoch - t_train, 3),
                            "epoch_s": round(t_epoch, 3),
                            "images_per_s": round(data.steps * cfg.data.batch_size / t_train, 1)}}
-        rngs = _gather_rng(env)
         if env.primary:
             model_state = build.split_state(task)
             ckpt = {"model": model_state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "sampler": _sampler_state(data.sampler), "rng": rngs,
-                    "epoch": epoch, "best_metric": best, "best_epoch": best_epoch, "config_hash": chash,
+                    "scaler": scaler.state_dict(), "epoch": epoch, "best_metric": best, "best_epoch": best_epoch,
+                    "config_hash": chash,
                     "config": to_dict(cfg), "stage": cfg.stage}
             with (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -313,19 +314,3 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         write_json_atomic({"epochs": cfg.epochs, "best_overall": best, "best_epoch": best_epoch,
                            "config_hash": chash}, run_dir / COMPLETE)
     barrier(env)
-
-
-def _sampler_state(sampler) -> dict | None:
-    return sampler.state_dict() if hasattr(sampler, "state_dict") else None
-
-
-def _gather_rng(env: DistEnv) -> list[dict] | dict:
-    """RNG states of every rank (a list under DDP) so that each rank resumes its own stream."""
-    state = rng_state()
-    if not env.distributed:
-        return state
-    import torch.distributed as dist
-
-    states = [None] * env.world_size
-    dist.all_gather_object(states, state)
-    return states

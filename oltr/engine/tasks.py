@@ -35,6 +35,8 @@ class Stage2Task(Stage1Task):
 
     The centroid loss sees the **direct** feature (feature-model output), as the reference code does;
     the centroids are the meta-embedding classifier's memory (``classifier.centroids``).
+    ``loss_scale``: the loss scale of an fp16 GradScaler (:func:`oltr.engine.loop.loss_scale_source`), handed to
+    the reference-mode centroid gradient so that its update does not depend on the scale.
     """
 
     def __init__(self, feature_model: nn.Module, classifier: nn.Module, criterion: nn.Module,
@@ -42,6 +44,7 @@ class Stage2Task(Stage1Task):
         super().__init__(feature_model, classifier, criterion)
         self.centroid_weight = centroid_weight
         self.grad_mode = grad_mode
+        self.loss_scale = None
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         from oltr.models import disc_centroids_loss
@@ -51,7 +54,10 @@ class Stage2Task(Stage1Task):
         out = {"logits": logits}
         if labels is not None:
             cls = self.criterion(logits.float(), labels)
-            dc = disc_centroids_loss(feature.float(), labels, self.classifier.centroids, grad_mode=self.grad_mode)
+            # This step's scale: the scaler updates it only after backward, so forward reads the value backward needs.
+            scale = self.loss_scale() if self.loss_scale is not None else None
+            dc = disc_centroids_loss(feature.float(), labels, self.classifier.centroids, grad_mode=self.grad_mode,
+                                     grad_scale=scale)
             out.update(loss=cls + self.centroid_weight * dc, loss_cls=cls, loss_centroids=dc)
         return out
 

@@ -69,7 +69,7 @@ class _CyclicalLoss(FocalFamilyLoss):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: float) -> None:
-        """Move the schedule to a 0-based ``epoch`` in ``[0, epochs)``.
+        """Move the schedule to a 0-based ``epoch`` in ``[0, epochs)`` (any ``epoch >= 0`` for ``oltr_fork``).
 
         Fractional values (``epoch + iteration / iterations_per_epoch``) are followed when the loss was built
         with ``per_iteration=True`` and floored otherwise, so the engine may always pass them.
@@ -107,7 +107,8 @@ class CyclicalFocalLoss(_CyclicalLoss):
         gamma_hc: high-confidence exponent :math:`\\gamma_{hc} \\ge 0` (warns above 3.59).
         factor: cyclical factor :math:`f_c \\ge 1`.
         epochs: epochs spanned by the schedule (required; the engine passes the stage's).
-        schedule: ``'paper'`` | ``'reference'``; defaults to the flavour's.
+        schedule: ``'paper'`` | ``'reference'`` | ``'oltr_fork'`` (see :mod:`oltr.losses.schedule`); defaults to the
+            flavour's.
         per_iteration: follow fractional epochs given to :meth:`set_epoch` instead of flooring them.
         flavour: ``'paper'`` (Eq. 9) or ``'reference'`` (the authors' code, see module docstring).
         label_smoothing: :math:`\\varepsilon \\in [0, 1]`; default 0 (paper) or 0.1 (reference).

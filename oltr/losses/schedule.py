@@ -26,7 +26,22 @@ Two forms exist because the paper and the authors' code disagree:
   purpose: the minimum is 0 only when :math:`f_c` divides :math:`E-1`, and a non-integer factor can give a
   slightly negative :math:`\xi` (``epochs=30, factor=1.4, epoch=21``: -0.0138).
 
-Fractional epochs (per-iteration updates) are accepted by both forms. The reference form is defined on
+A third form reproduces the CFL paper's OLTR fork as it ran (``run_networks.py`` + ``OLTR/loss/asl_focal_loss.py``):
+
+* ``'oltr_fork'`` -- the reference formula without the ``factor == 1`` branch, evaluated at the fork's
+  1-based epoch :math:`e + 1` for oltr's 0-based epoch :math:`e`, with :math:`E` = ``epochs`` given to the
+  loss independently of the stage's length and no clamping:
+
+  .. math::
+     \xi(e) = \begin{cases} 1 - f_c\,(e+1)/(E-1) & \text{if } f_c\,(e+1) < E \\
+                            (f_c\,(e+1)/(E-1) - 1) / (f_c - 1) & \text{otherwise.} \end{cases}
+
+  It never starts at 1 (0.862 for ``E=30, f_c=4``), exceeds 1 from the loss's last epoch on (1.046 at
+  ``e = 29``; 2.43 at ``e = 59`` of the fork's 60-epoch ImageNet-LT stage 2, where :math:`1-\xi < 0`
+  subtracts the focal part), and is undefined where the fork divides by zero: ``factor == 1`` from
+  :math:`e + 1 = E` on (the fork's ``ZeroDivisionError``) and ``epochs == 1``. Those raise ``ValueError``.
+
+Fractional epochs (per-iteration updates) are accepted by every form. The reference form is defined on
 ``[0, E-1]``; values inside the last epoch, ``(E-1, E)``, are held at :math:`\xi(E-1)` instead of being
 extrapolated above 1 (the code never sees them: it passes integer epochs).
 """
@@ -35,7 +50,7 @@ from __future__ import annotations
 
 from oltr.losses._registry import check_choice, check_range
 
-SCHEDULES = ("paper", "reference")
+SCHEDULES = ("paper", "reference", "oltr_fork")
 
 
 def check_schedule_args(epochs: int, factor: float) -> tuple[int, float]:
@@ -51,16 +66,19 @@ def cyclical_xi(epoch: float, epochs: int, factor: float, form: str = "paper") -
     r"""Cyclical weight :math:`\xi` of the high-confidence term at a 0-based (possibly fractional) epoch.
 
     Args:
-        epoch: current epoch, 0-based, in ``[0, epochs)``; fractional values for per-iteration updates.
+        epoch: current epoch, 0-based, in ``[0, epochs)`` (any ``epoch >= 0`` for ``'oltr_fork'``); fractional values
+            for per-iteration updates.
         epochs: total number of training epochs (:math:`e_n` / :math:`E`), >= 1.
         factor: cyclical factor :math:`f_c \ge 1` (1: one linear decay; 2: symmetric triangle; 4: fast drop).
-        form: ``'paper'`` (Eq. 8) or ``'reference'`` (the authors' code); see the module docstring.
+        form: ``'paper'`` (Eq. 8), ``'reference'`` (the authors' TIMM code) or ``'oltr_fork'`` (the CFL OLTR fork
+            as it ran); see the module docstring.
 
     Returns:
         :math:`\xi` as a Python float.
 
     Raises:
-        ValueError: ``factor < 1``, ``epochs < 1``, an unknown ``form``, or ``epoch`` outside ``[0, epochs)``.
+        ValueError: ``factor < 1``, ``epochs < 1``, an unknown ``form``, ``epoch`` outside ``[0, epochs)`` (``< 0``
+            for ``'oltr_fork'``), or an ``'oltr_fork'`` epoch where the fork divides by zero.
 
     Example:
         >>> [round(cyclical_xi(e, 10, 2, "reference"), 4) for e in (0, 4, 5, 9)]
@@ -70,6 +88,8 @@ def cyclical_xi(epoch: float, epochs: int, factor: float, form: str = "paper") -
     """
     check_choice("schedule", form, SCHEDULES)
     epochs, factor = check_schedule_args(epochs, factor)
+    if form == "oltr_fork":
+        return _oltr_fork_xi(check_range("epoch", epoch, 0.0, None), epochs, factor)
     epoch = check_range("epoch", epoch, 0.0, float(epochs), high_open=True)
     if form == "paper":
         if factor * epoch <= epochs:
@@ -84,3 +104,27 @@ def cyclical_xi(epoch: float, epochs: int, factor: float, form: str = "paper") -
     if factor == 1:
         return 0.0
     return (factor * epoch / (epochs - 1) - 1) / (factor - 1)
+
+
+def oltr_fork_zero_division_epoch(epochs: int, factor: float) -> int | None:
+    """First 0-based epoch at which the fork's schedule divides by zero (``None``: never, for ``factor > 1``)."""
+    if epochs == 1:
+        return 0
+    if factor == 1:
+        return epochs - 1  # the fork's epoch e + 1 = E takes the second branch, whose denominator is f - 1 = 0
+    return None
+
+
+def _oltr_fork_xi(epoch: float, epochs: int, factor: float) -> float:
+    bad = oltr_fork_zero_division_epoch(epochs, factor)
+    if bad is not None and epoch >= bad:
+        why = "epochs=1 (denominator E-1 = 0)" if epochs == 1 else f"factor=1 at 0-based epoch {epoch:g} >= {bad}"
+        raise ValueError(
+            f"schedule 'oltr_fork' is undefined for {why}: the CFL fork divides by zero there (ZeroDivisionError); "
+            "use a factor > 1, epochs > the stage's epochs, or schedule 'reference'"
+        )
+    e = epoch + 1  # the fork's training loop counts epochs from 1
+    # Same operation order as the fork's code, so that values match it to the last bit.
+    if factor * e < epochs:
+        return 1 - factor * e / (epochs - 1)
+    return (factor * e / (epochs - 1) - 1) / (factor - 1)

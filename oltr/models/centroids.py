@@ -22,7 +22,9 @@ Gradient modes (``grad_mode``):
   (times the upstream weights), but the centroid gradient is the center-loss-style update
   ``g_k = (1/B) \\sum_{n: y_n = k} (c_k - f_n) / (1 + n_k)`` with ``n_k`` the batch count of class ``k``, and it
   **ignores the upstream gradient**: neither ``repel_weight``-style factors inside nor the outer loss weight scale
-  it. The repel term goes through autograd in both modes.
+  it. The repel term goes through autograd in both modes. Because the centroid gradient ignores the upstream
+  gradient, it also misses a loss scale (fp16 GradScaler): pass the scale as ``grad_scale`` and the centroid
+  gradient is multiplied by it, so that unscaling gives the same update as an unscaled fp32 step.
 * ``autograd``: the true gradient of ``L_dc`` for features and centroids (so every weight scales it).
 
 Initialisation (:func:`init_centroids`): exact class means of the training features in one streaming pass
@@ -33,24 +35,33 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterable, Iterator
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, Union
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 GradMode = Literal["reference", "autograd"]
+# the current loss scale (a GradScaler's): a number, a tensor, or a callable read at backward time
+GradScale = Union[float, torch.Tensor, Callable[[], Union[float, torch.Tensor, None]], None]
+
+
+def _scale_value(grad_scale: GradScale) -> float | torch.Tensor | None:
+    return grad_scale() if callable(grad_scale) else grad_scale
 
 
 class _ReferenceAttract(torch.autograd.Function):
-    """``L_att`` with the reference's centroid gradient (upstream gradient ignored for the centroids)."""
+    """``L_att`` with the reference's centroid gradient (upstream gradient ignored for the centroids, times the
+    loss scale ``grad_scale`` so that a GradScaler's unscale step restores it)."""
 
     @staticmethod
-    def forward(ctx, features: torch.Tensor, centroids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, features: torch.Tensor, centroids: torch.Tensor, labels: torch.Tensor,
+                grad_scale: GradScale = None) -> torch.Tensor:
         diff = features - centroids.index_select(0, labels)
         ctx.save_for_backward(diff, labels)
         ctx.num_classes = centroids.shape[0]
+        ctx.grad_scale = grad_scale
         return diff.pow(2).sum() / (2.0 * features.shape[0])
 
     @staticmethod
@@ -65,7 +76,10 @@ class _ReferenceAttract(torch.autograd.Function):
             summed = torch.zeros(ctx.num_classes, diff.shape[1], dtype=diff.dtype, device=diff.device)
             summed.index_add_(0, labels, -diff)  # sum of (c_k - f_n) over the class's samples
             grad_centroids = summed / counts.unsqueeze(1) / batch
-        return grad_features, grad_centroids, None
+            scale = _scale_value(ctx.grad_scale)  # read now: the scaler has scaled this step's loss by then
+            if scale is not None:
+                grad_centroids = grad_centroids * scale
+        return grad_features, grad_centroids, None, None
 
 
 def _full_precision(device_type: str) -> contextlib.AbstractContextManager:
@@ -92,6 +106,7 @@ def disc_centroids_loss(
     grad_mode: GradMode = "reference",
     margin: float = 10.0,
     repel_weight: float = 0.01,
+    grad_scale: GradScale = None,
 ) -> torch.Tensor:
     """Discriminative centroid loss ``L_att + repel_weight * L_rep`` (see the module docstring).
 
@@ -102,6 +117,9 @@ def disc_centroids_loss(
         grad_mode: ``reference`` (hand-written centroid gradient, ignores loss weights) or ``autograd``.
         margin: ``m`` of the repel term.
         repel_weight: ``lambda_rep``.
+        grad_scale: ``reference`` mode only: the factor the caller scales the loss by before ``backward`` (a
+            GradScaler's scale; a callable is read during backward). The hand-written centroid gradient is
+            multiplied by it so that it stays independent of the loss scale after unscaling. ``None`` = 1.
 
     Returns:
         A scalar tensor, differentiable w.r.t. ``features`` and ``centroids``. It is computed in at least float32
@@ -119,7 +137,8 @@ def disc_centroids_loss(
         raise ValueError(f"unknown grad_mode {grad_mode!r}; expected 'reference' or 'autograd'")
     with _full_precision(features.device.type):
         dtype = torch.promote_types(torch.promote_types(features.dtype, centroids.dtype), torch.float32)
-        return _disc_centroids_loss(features.to(dtype), labels, centroids.to(dtype), grad_mode, margin, repel_weight)
+        return _disc_centroids_loss(features.to(dtype), labels, centroids.to(dtype), grad_mode, margin, repel_weight,
+                                    grad_scale)
 
 
 def _disc_centroids_loss(
@@ -129,10 +148,11 @@ def _disc_centroids_loss(
     grad_mode: GradMode,
     margin: float,
     repel_weight: float,
+    grad_scale: GradScale = None,
 ) -> torch.Tensor:
     batch, num_classes = features.shape[0], centroids.shape[0]
     if grad_mode == "reference":
-        attract = _ReferenceAttract.apply(features, centroids, labels)
+        attract = _ReferenceAttract.apply(features, centroids, labels, grad_scale)
     else:
         attract = (features - centroids.index_select(0, labels)).pow(2).sum() / (2.0 * batch)
 

@@ -103,7 +103,8 @@ class FeatureModel(nn.Module):
 
     Args:
         backbone: the trunk; must expose ``out_channels``.
-        use_attention: add :class:`ModulatedAttention` on the last map (identity at initialisation).
+        use_attention: add :class:`ModulatedAttention` on the last map.
+        attention_init: its start, ``identity`` or ``reference`` (see :mod:`oltr.models.attention`).
         use_fc_add: add ``Linear(out_channels -> fc_add_dim)`` + ReLU after pooling (features become >= 0).
         fc_add_dim: width of ``fc_add``.
         arch: registry name, kept for reports.
@@ -121,13 +122,15 @@ class FeatureModel(nn.Module):
         use_fc_add: bool = False,
         fc_add_dim: int = 512,
         arch: str = "",
+        attention_init: str = "identity",
     ) -> None:
         super().__init__()
         self.arch = arch
         self.backbone = backbone
         self.map_channels = backbone.out_channels
         # Absent parts are registered as None so that freeze() can tell "not built" from "misspelt".
-        self.register_module("attention", ModulatedAttention(self.map_channels) if use_attention else None)
+        self.register_module("attention", ModulatedAttention(self.map_channels, init=attention_init)
+                             if use_attention else None)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.register_module("fc_add", nn.Linear(self.map_channels, fc_add_dim) if use_fc_add else None)
         self.feat_dim = fc_add_dim if use_fc_add else self.map_channels
@@ -161,10 +164,12 @@ def _builder(block: Block, layers: tuple[int, int, int, int], arch: str) -> Call
         use_fc_add: bool = False,
         fc_add_dim: int = 512,
         use_attention: bool = False,
+        attention_init: str = "identity",
     ) -> FeatureModel:
         trunk = ResNetTrunk(block, layers, width=width, stem=stem, in_channels=in_channels)
         return FeatureModel(
-            trunk, use_attention=use_attention, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim, arch=arch
+            trunk, use_attention=use_attention, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim, arch=arch,
+            attention_init=attention_init,
         )
 
     build.__name__ = arch
@@ -197,6 +202,7 @@ def build_feature_model(
     use_fc_add: bool = False,
     fc_add_dim: int = 512,
     use_attention: bool = False,
+    attention_init: str = "identity",
     weights: Any = None,
     new_keys: Iterable[str] = (),
 ) -> FeatureModel:
@@ -210,6 +216,7 @@ def build_feature_model(
         use_fc_add: append ``Linear(C -> fc_add_dim)`` + ReLU (reference ``use_fc``).
         fc_add_dim: width of ``fc_add``.
         use_attention: insert modulated attention before pooling.
+        attention_init: ``identity`` (zero output conv) or ``reference`` (the reference's re-drawn convs).
         weights: ``None``; a local file / state dict (our layout, torchvision, Caffe-converted or reference
             checkpoint, see :mod:`oltr.models.weights`); or a torchvision weights enum / name
             (``"IMAGENET1K_V2"``, ``"ResNet152_Weights.IMAGENET1K_V2"``), fetched through torchvision's cache.
@@ -229,7 +236,7 @@ def build_feature_model(
     entry = FEATURE_MODELS.get(name)
     model: FeatureModel = entry.builder(
         stem=stem, width=width, in_channels=in_channels, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim,
-        use_attention=use_attention,
+        use_attention=use_attention, attention_init=attention_init,
     )
     if weights is None:
         return model

@@ -9,6 +9,7 @@ import torch
 
 import oltr.losses
 from oltr.engine import (NonFiniteLossError, RunDirError, StageHandoffError, is_complete, load_checkpoint, train)
+from oltr.engine.checkpoint import save_atomic
 from _engine_helpers import read_metrics, tiny_cfg
 
 
@@ -64,6 +65,14 @@ def test_cyclical_loss_gets_stage_epochs_and_set_epoch(tiny_root, tmp_path):
     assert xis == pytest.approx(expected)
 
 
+def test_fork_schedule_runs_past_its_loss_epochs_in_training(tiny_root, tmp_path):
+    """schedule oltr_fork: the trainer's 0-based epoch e reaches the fork's formula at e + 1, loss.epochs (3)
+    as given (the stage also trains 3), unclamped: E=3, f=2 -> 1-2/2, (4/2-1)/1, (6/2-1)/1."""
+    loss = {"name": "cfl", "gamma_hc": 2, "factor": 2, "epochs": 3, "schedule": "oltr_fork"}
+    run = train(tiny_cfg(tiny_root, 1, epochs=3, loss=loss), tmp_path / "r", progress=False)
+    assert [r["xi"] for r in read_metrics(run)] == [0.0, 1.0, 2.0]
+
+
 def test_same_seed_same_metrics(tiny_root, tmp_path):
     cfg = tiny_cfg(tiny_root, 1)
     a = train(cfg, tmp_path / "a", progress=False)
@@ -79,7 +88,12 @@ def test_resume_equals_uninterrupted(tiny_root, stage1_ce, stage, tmp_path):
     cfg = tiny_cfg(tiny_root, stage, epochs=3, **extra)
     full = train(cfg, tmp_path / "full", progress=False)
     cut = train(cfg, tmp_path / "cut", progress=False, stop_after_epoch=0)  # "killed" after epoch 0
-    assert not is_complete(cut) and load_checkpoint(cut / "last.pt")["epoch"] == 0
+    ckpt = load_checkpoint(cut / "last.pt")
+    assert not is_complete(cut) and ckpt["epoch"] == 0
+    # One resume mechanism: the per-epoch reseed. Checkpoints hold no RNG/sampler state, and the keys an
+    # older checkpoint carries are ignored (garbage in them changes nothing).
+    assert not {"rng", "sampler"} & set(ckpt)
+    save_atomic({**ckpt, "rng": {"python": "garbage"}, "sampler": {"kind": "nonsense", "epoch": 99}}, cut / "last.pt")
     with pytest.raises(RunDirError, match="--resume"):
         train(cfg, cut, progress=False)
     train(cfg, cut, resume=True, progress=False)

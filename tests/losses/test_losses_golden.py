@@ -1,4 +1,4 @@
-"""The reference flavour against values produced by running the authors' code (../shared/golden/losses.json).
+"""The reference flavour against values produced by running the authors' code (tests/golden/losses.json).
 
 Covered: every case of the ASL repository's ``ASLSingleLabel``, timm's ``AsymmetricLossSingleLabel`` and the CFL
 repository's TIMM copy (``ASL_FocalLoss``, ``Cyclical_FocalLoss``): loss, gradient, per-sample values, in

@@ -71,3 +71,29 @@ def test_channels_last_input_gives_same_output():
 def test_rejects_odd_channels():
     with pytest.raises(ValueError, match="divisible"):
         ModulatedAttention(7)
+
+
+def test_reference_init_redraws_every_conv_like_the_trunk():
+    """The reference's ResNet init loop re-draws theta, phi, g and W_m from N(0, sqrt(2 / (k*k*C_out)))."""
+    torch.manual_seed(0)
+    channels = 256
+    layer = ModulatedAttention(channels, init="reference")
+    for name, c_out in [("theta", channels // 2), ("phi", channels // 2), ("g", channels // 2), ("out", channels)]:
+        weight = getattr(layer, name).weight
+        expected_std = (2.0 / (1 * 1 * c_out)) ** 0.5  # 1x1 kernels
+        assert abs(weight.mean().item()) < 0.02 * expected_std, name
+        assert weight.std().item() == pytest.approx(expected_std, rel=0.03), name
+    for conv in (layer.theta, layer.phi, layer.g):
+        assert torch.count_nonzero(conv.bias) == 0
+    x = torch.randn(2, channels, 7, 7)
+    assert (layer(x) - x).abs().max() > 0.1  # not the identity at the start
+
+
+def test_attention_init_reaches_the_feature_model_and_is_checked():
+    from oltr.models import build_feature_model
+
+    ref = build_feature_model("resnet10", stem="small", width=8, use_attention=True, attention_init="reference")
+    ident = build_feature_model("resnet10", stem="small", width=8, use_attention=True)
+    assert ref.attention.out.weight.abs().sum() > 0 and ident.attention.out.weight.abs().sum() == 0
+    with pytest.raises(ValueError, match="attention init"):
+        ModulatedAttention(8, init="zero")
