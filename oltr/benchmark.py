@@ -252,17 +252,21 @@ def run_benchmark(
         timings.update(run_local(cells, jobs=jobs, threads_per_run=threads_per_run, gpus_per_run=gpus_per_run,
                                  log=log))
     else:
-        if threads_per_run:
-            import torch
+        import torch
 
+        threads_before = torch.get_num_threads()
+        if threads_per_run:
             torch.set_num_threads(threads_per_run)
-        for job in cells:
-            result = execute_cell(job, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
-            if result["status"] == "skipped":
-                log(f"{job.name}: complete, skipped")
-                continue
-            timings[job.run_dir] = result["seconds"]
-            log(f"{job.name}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
+        try:
+            for job in cells:
+                result = execute_cell(job, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
+                if result["status"] == "skipped":
+                    log(f"{job.name}: complete, skipped")
+                    continue
+                timings[job.run_dir] = result["seconds"]
+                log(f"{job.name}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
+        finally:
+            torch.set_num_threads(threads_before)
 
     written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
                                 rule=rule, plots=plots)
