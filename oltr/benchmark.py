@@ -158,17 +158,18 @@ def _cell_job(cell: GridRun, tag: str, config: Path, overrides: list[str], rule:
                    torchrun_args=torchrun_args)
 
 
-def _train_in_process(config: Path, overrides: list[str], run_dir: Path) -> None:
+def _train_in_process(config: Path, overrides: list[str], run_dir: Path, progress: bool = True) -> None:
     from oltr.config import load_config
     from oltr.engine import train
 
-    train(load_config(config, overrides), run_dir, resume=True)
+    train(load_config(config, overrides), run_dir, resume=True, progress=progress)
 
 
-def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: int, torchrun_args: str) -> None:
+def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: int, torchrun_args: str,
+                    progress: bool = True) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
            *shlex.split(torchrun_args), "-m", "oltr.cli", "train", "--config", str(config),
-           "--output", str(run_dir), "--resume"]
+           "--output", str(run_dir), "--resume", "--progress", "always" if progress else "never"]
     for item in overrides:
         cmd += ["--set", item]
     subprocess.run(cmd, check=True)
@@ -213,6 +214,7 @@ def run_benchmark(
     gpus_per_run: int = 0,
     launcher: str = "local",
     slurm: dict[str, Any] | None = None,
+    progress: bool = True,
 ) -> dict[str, Path]:
     """Run (or resume) the whole grid and write the leaderboard; returns the written files.
 
@@ -259,7 +261,7 @@ def run_benchmark(
             torch.set_num_threads(threads_per_run)
         try:
             for job in cells:
-                result = execute_cell(job, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
+                result = execute_cell(job, progress=progress, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
                 if result["status"] == "skipped":
                     log(f"{job.name}: complete, skipped")
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
+from oltr.cli._progress import add_progress_option, progress_enabled
 
 
 def _csv(text: str) -> list[str]:
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GPUs per node: >1 runs each training run through torchrun (DDP)")
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_progress_option(p)
     g = p.add_argument_group("where the runs go (oltr.grid)")
     g.add_argument("--jobs", type=int, default=1,
                    help="runs at once, each in its own worker process, stage 1 before its stage 2 (default 1: "
@@ -92,6 +94,7 @@ def _run(args: argparse.Namespace, suite) -> None:
         gpus_per_run=args.gpus_per_run,
         launcher=args.launcher,
         slurm=_slurm_options(args),
+        progress=progress_enabled(args.progress),
     )
 
 

@@ -57,9 +57,10 @@ def cell_is_current(job: CellJob) -> bool:
     return bench._eval_is_current(run_dir)
 
 
-def execute_cell(job: CellJob, log: Callable[[str], None] = print) -> dict:
+def execute_cell(job: CellJob, log: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Execute one cell: skip it when current, else train (resuming) if needed and evaluate.
 
+    ``progress``: progress bars while training and evaluating (``--progress``; workers have none).
     Returns ``{"status": "skipped" | "done", "seconds": float}``. Every launcher calls this, so a
     cell gives the same files whether it ran in the benchmark process, a local worker or a Slurm job.
     """
@@ -76,8 +77,8 @@ def execute_cell(job: CellJob, log: Callable[[str], None] = print) -> dict:
     else:
         log("training")
         if job.nproc_per_node > 1:
-            bench._train_torchrun(config, overrides, run_dir, job.nproc_per_node, job.torchrun_args)
+            bench._train_torchrun(config, overrides, run_dir, job.nproc_per_node, job.torchrun_args, progress)
         else:
-            bench._train_in_process(config, overrides, run_dir)
-    evaluate_run(run_dir, split="test", open_set=True, rule=job.rule)
+            bench._train_in_process(config, overrides, run_dir, progress)
+    evaluate_run(run_dir, split="test", open_set=True, rule=job.rule, progress=progress)
     return {"status": "done", "seconds": round(time.perf_counter() - t0, 1)}

@@ -48,7 +48,7 @@ class CellTask(Checkpointable):
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
         if self.threads:
             torch.set_num_threads(self.threads)
-        return execute_cell(self.job, log=lambda msg: print(f"{self.job.name}: {msg}", flush=True))
+        return execute_cell(self.job, log=lambda msg: print(f"{self.job.name}: {msg}", flush=True), progress=False)
 
     def checkpoint(self, *args: Any, **kwargs: Any):
         """On preemption / timeout: requeue the same cell; training resumes from ``last.pt``."""

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     job = CellJob.from_json(cell_json)
     print(f"oltr grid worker: {job.name} | pid {os.getpid()} | {torch.get_num_threads()} thread(s) | "
           f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '')}", flush=True)
-    result = execute_cell(job, log=lambda msg: print(f"{job.name}: {msg}", flush=True))
+    result = execute_cell(job, log=lambda msg: print(f"{job.name}: {msg}", flush=True), progress=False)
     Path(result_path).write_text(json.dumps(result))
     return 0
 
