@@ -64,7 +64,11 @@ def _summary_writer_class():
 
 
 class EpochLogs:
-    """``summary.csv`` + TensorBoard for one run directory; ``write(record)`` after each metrics line."""
+    """``summary.csv`` + TensorBoard for one run directory; ``write(record)`` after each metrics line.
+
+    ``start_epoch``: epochs already done (records count epochs from 1, the step is ``record['epoch']``),
+    so a resumed run purges the events of epochs after it.
+    """
 
     def __init__(self, run_dir: str | Path, start_epoch: int = 0, tensorboard: bool = True) -> None:
         global _said_off
@@ -73,7 +77,7 @@ class EpochLogs:
         writer_cls = _summary_writer_class() if tensorboard else None
         if writer_cls is not None:
             self.writer = writer_cls(log_dir=str(self.run_dir / TENSORBOARD_DIR),
-                                     purge_step=start_epoch if start_epoch > 0 else None)
+                                     purge_step=start_epoch + 1 if start_epoch > 0 else None)
         elif tensorboard and not _said_off:
             _said_off = True
             log.info("TensorBoard logging is off (the tensorboard package is not installed: "

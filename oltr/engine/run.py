@@ -68,7 +68,8 @@ def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> s
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
         # grid.log: the grid scheduler's per-run worker log, opened before the run starts
-        if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".") and p.name != "grid.log"):
+        if run_dir.is_dir() and any(p for p in run_dir.iterdir()
+                                    if not p.name.startswith(".") and p.name != "grid.log"):
             raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
         return "fresh"
     if not (run_dir / "last.pt").is_file() and not is_complete(run_dir):

@@ -30,17 +30,17 @@ def test_resumed_run_writes_csv_and_events_equal_to_metrics_jsonl(tiny_root, tmp
     pytest.importorskip("tensorboard")
     cfg = tiny_cfg(tiny_root, 1, epochs=3)
     run = train(cfg, tmp_path / "run", progress=False, stop_after_epoch=0)
-    # A kill between the epoch-1 logs and its checkpoint leaves stale epoch-1 events behind: resuming
-    # from epoch 0's checkpoint must purge them, not keep them beside the redone epoch.
-    stale = epoch_logs.EpochLogs(run, start_epoch=1)
-    stale.writer.add_scalar("loss", 999.0, global_step=1)
+    # A kill between the epoch-2 logs and its checkpoint leaves stale epoch-2 events behind: resuming
+    # from the epoch-1 checkpoint must purge them, not keep them beside the redone epoch.
+    stale = epoch_logs.EpochLogs(run, start_epoch=0)
+    stale.writer.add_scalar("loss", 999.0, global_step=2)
     stale.close()
     train(cfg, run, resume=True, progress=False)
     rows = _flat_rows(run)
-    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # epochs done, counted from 1
 
     csv = pd.read_csv(run / "summary.csv")
-    assert list(csv["epoch"]) == [0, 1, 2]
+    assert list(csv["epoch"]) == [1, 2, 3]
     for key in ("loss", "val_overall", "lr/features", "lr/classifier", "time/epoch_s", "best_overall"):
         assert csv[key].tolist() == pytest.approx([r[key] for r in rows], rel=0, abs=0), key
 
@@ -49,7 +49,7 @@ def test_resumed_run_writes_csv_and_events_equal_to_metrics_jsonl(tiny_root, tmp
                 if k != "epoch" and isinstance(v, (int, float)) and v is not None and math.isfinite(v)}
     assert set(events) == expected
     for tag, points in events.items():
-        assert [s for s, _ in points] == [0, 1, 2], tag  # one value per epoch, none left over from the cut
+        assert [s for s, _ in points] == [1, 2, 3], tag  # one value per epoch, none left over from the cut
         # event files store float32
         assert [v for _, v in points] == pytest.approx([float(r[tag]) for r in rows], rel=1e-6), tag
 
