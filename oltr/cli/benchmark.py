@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
 from oltr.cli._progress import add_progress_option, progress_enabled
 
 
 def _csv(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
+    # commas inside brackets belong to a sweep preset's name: cfl[gamma_hc=2,factor=4]
+    return [item.strip() for item in re.split(r",(?![^\[]*\])", text) if item.strip()]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     add_progress_option(p)
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the tables from the finished runs, listing the missing ones in grid.json")
     g = p.add_argument_group("where the runs go (oltr.grid)")
     g.add_argument("--jobs", type=int, default=1,
                    help="runs at once, each in its own worker process, stage 1 before its stage 2 (default 1: "
@@ -95,6 +99,7 @@ def _run(args: argparse.Namespace, suite) -> None:
         launcher=args.launcher,
         slurm=_slurm_options(args),
         progress=progress_enabled(args.progress),
+        report_only=args.report_only,
     )
 
 

@@ -49,9 +49,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SMALL_MEAN = (0.5, 0.5, 0.5)
 SMALL_STD = (0.5, 0.5, 0.5)
+# CIFAR training-set channel statistics (the usual CIFAR-LT recipe: crop with padding 4, flip)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's "L" conversion and torchvision
 
-Preset = Literal["imagenet", "small"]
+Preset = Literal["imagenet", "small", "cifar"]
 Backend = Literal["tensor", "v2", "pil"]
 
 
@@ -373,8 +376,13 @@ def build_transform(
         >>> t(torch.zeros(3, 28, 28, dtype=torch.uint8)).shape
         torch.Size([3, 28, 28])
     """
-    if preset not in ("imagenet", "small"):
-        raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet' or 'small'")
+    if preset not in ("imagenet", "small", "cifar"):
+        raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet', 'small' or 'cifar'")
+    if preset == "cifar":  # 32x32 CIFAR: random crop with padding 4 + flip, CIFAR normalisation
+        if backend != "tensor":
+            raise ValueError("the cifar preset has the tensor backend only")
+        return (SmallTrain(image_size, padding=4, mean=CIFAR_MEAN, std=CIFAR_STD) if train
+                else SmallEval(image_size, mean=CIFAR_MEAN, std=CIFAR_STD))
     if backend == "tensor":
         if preset == "imagenet":
             size = image_size or 224
