@@ -19,7 +19,9 @@ class CellJob:
     """One run directory of the grid and how to produce it.
 
     ``kind``: ``train_eval`` trains ``config`` with ``overrides`` into ``run_dir`` (resuming a partial
-    run), then evaluates ``best.pt`` on the test split (closed + open set) with shot rule ``rule``.
+    run), then evaluates ``best.pt`` on the test split (closed + open set) with shot rule ``rule``;
+    ``method`` applies ``oltr.methods`` entry ``method`` (parameters: the JSON object ``method_params``)
+    to the finished stage-1 run ``depends_on[0]``, which writes and evaluates ``run_dir``.
     ``depends_on``: run directories that must be finished first (stage 2 -> its stage 1).
     ``nproc_per_node > 1`` trains through torchrun (DistributedDataParallel).
     """
@@ -33,6 +35,8 @@ class CellJob:
     rule: str = "strict"
     nproc_per_node: int = 1
     torchrun_args: str = ""
+    method: str = ""
+    method_params: str = "{}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -51,6 +55,11 @@ def cell_is_current(job: CellJob) -> bool:
     from oltr.engine import is_complete
 
     run_dir = Path(job.run_dir)
+    if job.kind == "method":
+        if not ((run_dir / "complete.json").is_file() and (run_dir / "eval_test.json").is_file()):
+            return False
+        _apply(job)  # returns at once for this method's finished run; raises for another run's folder
+        return True
     if not is_complete(run_dir):
         return False
     bench._check_finished_run(Path(job.config), list(job.overrides), run_dir)
@@ -67,9 +76,15 @@ def execute_cell(job: CellJob, log: Callable[[str], None] = print, progress: boo
     import oltr.benchmark as bench  # module attributes, so tests can stand in for training
     from oltr.engine import evaluate_run, is_complete
 
-    if job.kind != "train_eval":
-        raise ValueError(f"{job.name}: unknown cell kind {job.kind!r}; known: train_eval")
+    if job.kind not in ("train_eval", "method"):
+        raise ValueError(f"{job.name}: unknown cell kind {job.kind!r}; known: train_eval, method")
     t0 = time.perf_counter()
+    if job.kind == "method":
+        if cell_is_current(job):
+            return {"status": "skipped", "seconds": 0.0}
+        log(f"applying to {Path(job.depends_on[0]).name}")
+        _apply(job, progress=progress)
+        return {"status": "done", "seconds": round(time.perf_counter() - t0, 1)}
     run_dir, config, overrides = Path(job.run_dir), Path(job.config), list(job.overrides)
     if is_complete(run_dir):
         if cell_is_current(job):
@@ -82,3 +97,10 @@ def execute_cell(job: CellJob, log: Callable[[str], None] = print, progress: boo
             bench._train_in_process(config, overrides, run_dir, progress)
     evaluate_run(run_dir, split="test", open_set=True, rule=job.rule, progress=progress)
     return {"status": "done", "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _apply(job: CellJob, progress: bool = False) -> Path:
+    from oltr.methods import apply_method
+
+    return apply_method(job.method, Path(job.depends_on[0]), Path(job.run_dir), rule=job.rule, progress=progress,
+                        **json.loads(job.method_params))
