@@ -194,8 +194,3 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
     for name, child in module.named_children():
         module.add_module(name, convert_sync_batchnorm(child, device))
     return module
-
-
-def cleanup(env: DistEnv) -> None:
-    if env.distributed and dist.is_initialized():
-        dist.destroy_process_group()
