@@ -1,7 +1,6 @@
 """Class statistics of a training list: counts, imbalance ratio, many / medium / few shot groups.
 
-Two boundary rules exist in the literature for the same three groups (see
-``shared/reference/data_lists_stats.md`` section 4):
+Two boundary rules exist in the literature for the same three groups:
 
 - ``strict`` (default): many ``n > 100``, medium ``20 <= n <= 100``, few ``n < 20``. The OLTR paper
   text, classifier-balancing, RIDE/SADE, BALMS, PaCo.

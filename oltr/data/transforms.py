@@ -9,16 +9,11 @@
 ``small`` preset (28x28 data such as Fashion-MNIST-LT): train = random crop with zero padding 2 +
 horizontal flip, eval = nothing; both then normalise with mean = std = 0.5. No resizing to 224.
 
-Three backends build the same recipe:
-
-- ``tensor`` (default): images decoded by ``torchvision.io.decode_image`` to uint8 ``(C, H, W)``
-  tensors; crop + antialiased resize on uint8 channels-last (PyTorch's vectorised uint8 kernel), then
-  jitter and normalisation as a few in-place float ops. The small preset also accepts batches
-  ``(B, C, H, W)`` and draws a crop and flip per sample (see ``ImageListDataset.__getitems__``).
-- ``v2``: the same steps as a ``torchvision.transforms.v2.Compose`` on tensors.
-- ``pil``: classic ``torchvision.transforms`` on PIL images, exactly as the reference does it.
-
-``benchmarks/data_loading.py`` measures all three (results/benchmarks/data_loading.md).
+Images are uint8 ``(C, H, W)`` tensors (``torchvision.io.decode_image``): crop + antialiased resize on uint8
+channels-last (PyTorch's vectorised uint8 kernel), then jitter and normalisation as a few in-place float ops.
+The small preset also accepts batches ``(B, C, H, W)`` and draws a crop and flip per sample (see
+``ImageListDataset.__getitems__``). ``benchmarks/data_loading.py`` measures this against the reference's PIL
+pipeline and ``torchvision.transforms.v2`` (results/benchmarks/data_loading.md).
 """
 
 from __future__ import annotations
@@ -52,7 +47,6 @@ SMALL_STD = (0.5, 0.5, 0.5)
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's "L" conversion and torchvision
 
 Preset = Literal["imagenet", "small"]
-Backend = Literal["tensor", "v2", "pil"]
 
 
 @contextlib.contextmanager
@@ -318,43 +312,7 @@ class SmallEval:
         return f"{type(self).__name__}(size={self.size})"
 
 
-def _v2_transform(preset: str, train: bool, size: int) -> Callable:
-    from torchvision.transforms import v2
-
-    if preset == "imagenet":
-        head = (
-            [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4, 0.4, 0)]
-            if train
-            else [v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)]
-        )
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    else:
-        head = (
-            [v2.RandomCrop(size, padding=2), v2.RandomHorizontalFlip()] if train else [v2.Resize(size, antialias=True)]
-        )
-        mean, std = SMALL_MEAN, SMALL_STD
-    return v2.Compose([v2.ToImage(), *head, v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
-
-
-def _pil_transform(preset: str, train: bool, size: int) -> Callable:
-    from torchvision import transforms as T
-
-    if preset == "imagenet":
-        head = (
-            [T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4, 0)]
-            if train
-            else [T.Resize(round(size * 256 / 224)), T.CenterCrop(size)]
-        )
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    else:
-        head = [T.RandomCrop(size, padding=2), T.RandomHorizontalFlip()] if train else [T.Resize(size)]
-        mean, std = SMALL_MEAN, SMALL_STD
-    return T.Compose([*head, T.ToTensor(), T.Normalize(mean, std)])
-
-
-def build_transform(
-    preset: Preset, train: bool, image_size: int | None = None, *, backend: Backend = "tensor"
-) -> Callable:
+def build_transform(preset: Preset, train: bool, image_size: int | None = None) -> Callable:
     """The train or eval transform of a preset.
 
     Args:
@@ -362,8 +320,6 @@ def build_transform(
         train: training augmentation if true, evaluation transform otherwise.
         image_size: output side; default 224 (``imagenet``) or the input size (``small``; 28 for
             Fashion-MNIST). The ``imagenet`` eval resize keeps the reference's 256/224 proportion.
-        backend: ``'tensor'`` (uint8 tensors, default), ``'v2'`` (``torchvision.transforms.v2``)
-            or ``'pil'`` (classic transforms on PIL images, the reference).
 
     Returns:
         A callable image -> float tensor ``(3, S, S)``.
@@ -375,12 +331,7 @@ def build_transform(
     """
     if preset not in ("imagenet", "small"):
         raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet' or 'small'")
-    if backend == "tensor":
-        if preset == "imagenet":
-            size = image_size or 224
-            return ImageNetTrain(size) if train else ImageNetEval(size, round(size * 256 / 224))
-        return SmallTrain(image_size) if train else SmallEval(image_size)
-    if backend in ("v2", "pil"):
-        size = image_size or (224 if preset == "imagenet" else 28)
-        return (_v2_transform if backend == "v2" else _pil_transform)(preset, train, size)
-    raise ValueError(f"unknown transform backend {backend!r}; expected 'tensor', 'v2' or 'pil'")
+    if preset == "imagenet":
+        size = image_size or 224
+        return ImageNetTrain(size) if train else ImageNetEval(size, round(size * 256 / 224))
+    return SmallTrain(image_size) if train else SmallEval(image_size)

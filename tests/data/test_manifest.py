@@ -1,21 +1,30 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from oltr.data.manifest import (
-    MANIFEST_PATH,
-    build_manifest,
-    dumps_manifest,
-    load_manifest,
-    train_counts_from_manifest,
-    verify_lists,
-)
+from oltr.data.manifest import MANIFEST_PATH, load_manifest, train_counts_from_manifest, verify_lists
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "build_manifest.py"
 
 
-def test_committed_manifest_is_up_to_date(data_lists_dir):
-    assert dumps_manifest(build_manifest(data_lists_dir)) == MANIFEST_PATH.read_text()
+def _tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True)
+
+
+def test_committed_manifest_is_up_to_date(data_lists_dir, tmp_path):
+    # The maintainer tool regenerates the committed file byte for byte, and --check tells a stale one apart.
+    out = tmp_path / "manifest.json"
+    assert _tool("--shared", str(data_lists_dir), "--out", str(out)).returncode == 0
+    assert out.read_text() == MANIFEST_PATH.read_text()
+    assert _tool("--shared", str(data_lists_dir), "--check").returncode == 0
+    out.write_text(out.read_text().replace("115846", "115847"))
+    stale = _tool("--shared", str(data_lists_dir), "--out", str(out), "--check")
+    assert stale.returncode == 1 and "is stale" in stale.stderr
 
 
 def test_manifest_facts():
