@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -147,6 +147,16 @@ def _random_resized_crop_box(
     return (height - h) // 2, (width - w) // 2, h, w
 
 
+class TrainParams(NamedTuple):
+    """One draw of :class:`ImageNetTrain`: crop ``box`` (top, left, h, w), ``flip``, jitter ``factors``
+    (brightness, contrast, saturation) and the ``order`` their adjustments run in (empty: no jitter)."""
+
+    box: tuple[int, int, int, int]
+    flip: bool
+    factors: tuple[float, float, float]
+    order: tuple[int, ...]
+
+
 def _resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Antialiased bilinear resize of a uint8 ``(3, H, W)`` tensor (channels-last fast path)."""
     x = x.unsqueeze(0).contiguous(memory_format=torch.channels_last)
@@ -175,12 +185,26 @@ class ImageNetTrain:
         self.normalize = _Normalize(mean, std)
         self.gray = torch.tensor(_GRAY, dtype=torch.float32).view(1, 3)
 
-    def _color_jitter(self, x: torch.Tensor) -> torch.Tensor:
+    def sample(self, height: int, width: int) -> TrainParams:
+        """Draws one augmentation for an image of ``height`` x ``width`` (torch RNG, fixed draw order)."""
+        box = _random_resized_crop_box(height, width, self.scale, self.ratio)
+        flip = bool(torch.rand(()) < 0.5)
+        if self.jitter == 0:
+            return TrainParams(box, flip, (1.0, 1.0, 1.0), ())
         j = self.jitter
-        factors = (1 - j + 2 * j * torch.rand(3)).tolist()
+        factors = tuple((1 - j + 2 * j * torch.rand(3)).tolist())
+        return TrainParams(box, flip, factors, tuple(torch.randperm(3).tolist()))
+
+    def apply(self, img: torch.Tensor, params: TrainParams) -> torch.Tensor:
+        """The augmentation ``params`` on a uint8 ``(3, H, W)`` tensor, then normalisation."""
+        top, left, h, w = params.box
+        x = _resize_uint8(img[:, top : top + h, left : left + w], (self.size, self.size))
+        if params.flip:
+            x = x.flip(-1)
+        x = _to_float_chw(x)
         planes = x.view(3, -1)
-        for op in torch.randperm(3).tolist():
-            f = factors[op]
+        for op in params.order:
+            f = params.factors[op]
             if op == 0:  # brightness: blend with black
                 x.mul_(f)
             elif op == 1:  # contrast: blend with the mean grey level
@@ -193,19 +217,12 @@ class ImageNetTrain:
             # image), so the result stays in range and clipping would be a no-op.
             if f > 1:
                 x.clamp_(0.0, 255.0)
-        return x
+        return self.normalize(x)
 
     @_one_thread
     def __call__(self, image: Any) -> torch.Tensor:
         img = to_uint8_tensor(image)
-        top, left, h, w = _random_resized_crop_box(img.shape[-2], img.shape[-1], self.scale, self.ratio)
-        x = _resize_uint8(img[:, top : top + h, left : left + w], (self.size, self.size))
-        if torch.rand(()) < 0.5:
-            x = x.flip(-1)
-        x = _to_float_chw(x)
-        if self.jitter > 0:
-            x = self._color_jitter(x)
-        return self.normalize(x)
+        return self.apply(img, self.sample(img.shape[-2], img.shape[-1]))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size}, scale={self.scale}, jitter={self.jitter})"
