@@ -18,6 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fp-rule", choices=["oltr", "oltr2019"],
                    help="open-set false-positive rule (default: the run's fp_rule)")
     p.add_argument("--from-logits", action="store_true", help="re-score logits_<split>.npz")
+    p.add_argument("--score", default="msp", help="open-set score: msp (default), temp_msp, max_logit, energy, knn, "
+                   "mahalanobis (knn/mahalanobis read features_<split>.npz and features_train.npz)")
+    p.add_argument("--score-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="score parameter, e.g. temperature=2 or k=50 (repeatable)")
+    p.add_argument("--threshold-from", choices=["val"], help="choose the threshold on the validation known "
+                   "samples: the one accepting --tpr of them (the test open set is not used)")
+    p.add_argument("--tpr", type=float, default=0.95, help="with --threshold-from: known acceptance rate (0.95)")
+    p.add_argument("--sweep", action="store_true", help="write sweep_<split>_<score>.csv/.png (metrics against "
+                   "the threshold) and reliability_<split>.png")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -27,13 +36,28 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+def _score_params(items: list[str]) -> dict:
+    import yaml
+
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--score-param {item!r}: expected KEY=VALUE, e.g. temperature=2")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
 def run(args: argparse.Namespace) -> int:
     from oltr.engine import evaluate_run
 
     try:
+        params = _score_params(args.score_param)
         result = evaluate_run(args.run, split=args.split, open_set=args.open, threshold=args.threshold,
                               rule=args.rule, from_logits=args.from_logits, fp_rule=args.fp_rule,
-                              progress=not args.no_progress, device=args.device)
+                              progress=not args.no_progress, device=args.device, score=args.score,
+                              score_params=params, threshold_from=args.threshold_from, tpr=args.tpr,
+                              sweep=args.sweep)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"oltr eval: {e}") from None
     c = result["closed_set"]
@@ -42,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     o = result["open_set"]
     if o is not None:
         keys = [k for k in ("f_measure", "overall", "open_accuracy") if k in o]
-        print(f"  open-set (threshold {result['threshold']}, fp_rule {result['fp_rule']}): "
+        print(f"  open-set (threshold {result['threshold']:.6g} on {result['threshold_selection']['score']}, "
+              f"chosen: {result['threshold_selection']['method']}, fp_rule {result['fp_rule']}): "
               + " ".join(f"{k} {_fmt(o[k])}" for k in keys))
+        ood = [k for k in ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr") if o.get(k) is not None]
+        print(f"  score {result['score']['name']}: " + " ".join(f"{k} {o[k]:.4f}" for k in ood))
+        if result.get("sweep"):
+            print(f"  -> {args.run}/{result['sweep']}")
     print(f"  -> {args.run}/eval_{args.split}.json")
     return 0

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rule", choices=sorted(RULES), default="strict",
                    help="shot-group rule: strict (>100 / <20, default) or oltr (>=100 / <=20)")
     p.add_argument("--no-published", action="store_true", help="leave out the published rows")
+    p.add_argument("--columns", default=None, help="comma-separated column keys or sets (default: the papers' "
+                   "table; sets: default, ood, rejection, calibration, priors; keys e.g. open_fpr95,open_oscr)")
+    p.add_argument("--no-significance", action="store_true", help="do not mark the best row and its significance")
     p.add_argument("--no-plots", action="store_true", help="with --out, do not write the PNG plots")
     p.set_defaults(func=run)
 
@@ -41,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         print(f"oltr leaderboard: {err}", file=sys.stderr)
         return 2
-    text = render(leaderboard_table(runs, published=not args.no_published), fmt)
+    try:
+        table = leaderboard_table(runs, published=not args.no_published, columns=args.columns,
+                                  significance=not args.no_significance)
+    except ValueError as err:
+        print(f"oltr leaderboard: {err}", file=sys.stderr)
+        return 2
+    text = render(table, fmt)
     if args.out is None:
         sys.stdout.write(text)
         return 0

@@ -26,7 +26,9 @@ log = logging.getLogger("oltr.engine")
 
 def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool = True, threshold: float | None = None,
                  rule: str | None = None, from_logits: bool = False, *, fp_rule: str | None = None,
-                 progress: bool = True, device: str | None = None) -> dict:
+                 progress: bool = True, device: str | None = None, score: str = "msp",
+                 score_params: dict | None = None, threshold_from: str | None = None, tpr: float = 0.95,
+                 sweep: bool = False) -> dict:
     """Evaluate ``run_dir/best.pt`` on ``split`` (val|test) and write ``eval_<split>.json``.
 
     Args:
@@ -37,6 +39,11 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
         rule: shot-group rule (default: the run's ``eval_rule``).
         from_logits: re-score ``logits_<split>.npz`` instead of running the model.
         fp_rule: open-set false-positive rule (default: the run's ``fp_rule``).
+        score, score_params: open-set score of :data:`oltr.evaluation.SCORES` (default ``msp``).
+        threshold_from: ``"val"`` chooses the threshold on the validation known samples (the one
+            accepting ``tpr`` of them; ``logits_val.npz`` is computed first when missing).
+        sweep: also write the threshold sweep (``sweep_<split>_<score>.csv/.png``) and
+            ``reliability_<split>.png``. See :func:`oltr.engine.scoring.apply_scoring`.
 
     Returns:
         The dict written to ``eval_<split>.json``.
@@ -52,7 +59,18 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     cfg = load_config(cfg_file, check_loss=False)
     rule = rule or cfg.eval_rule
     fp_rule = fp_rule or cfg.fp_rule
+    from oltr.evaluation.features import features_path
+    from oltr.evaluation.scores import check_score
+
+    if check_score(score, score_params).meta.get("needs_features"):  # fail before any network work
+        for needed in ("train", split):
+            if not features_path(run_dir, needed).is_file():
+                raise FileNotFoundError(f"score {score!r} needs {features_path(run_dir, needed)}: run "
+                                        f"`oltr eval --save-features` on the {needed} split first")
+    threshold_given = threshold is not None
     threshold = cfg.open_threshold if threshold is None else threshold
+    if threshold_from == "val" and split != "val" and not (run_dir / "logits_val.npz").is_file() and not from_logits:
+        evaluate_run(run_dir, "val", open_set=False, rule=rule, fp_rule=fp_rule, progress=progress, device=device)
     ckpt_path = run_dir / "best.pt"
     npz_path = run_dir / f"logits_{split}.npz"
     env = init_distributed(device)
@@ -99,7 +117,15 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
         metrics = evaluate_logits(logits, labels, train_counts, open_logits=open_logits if open_set else None,
-                                  threshold=threshold, rule=rule, fp_rule=fp_rule)
+                                  threshold=threshold if score == "msp" else cfg.open_threshold, rule=rule,
+                                  fp_rule=fp_rule)  # a threshold on another score is applied in apply_scoring
+        from oltr.engine.scoring import apply_scoring
+
+        metrics = apply_scoring(run_dir, split, metrics, logits, labels, open_logits if open_set else None,
+                                train_counts, score=score, score_params=score_params, threshold=threshold,
+                                threshold_given=threshold_given, threshold_from=threshold_from, tpr=tpr,
+                                sweep=sweep, rule=rule, fp_rule=fp_rule)
+        threshold = metrics["threshold_selection"]["value"]
     result = {
         "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": config_hash(cfg), "rule": rule,
         "threshold": threshold, "fp_rule": fp_rule,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from oltr.evaluation._softmax import max_softmax
+from oltr.evaluation._softmax import BLOCK_ROWS, max_softmax
 from oltr.evaluation._validation import check_choice, check_labels, check_logits, check_n_bins
 
 
@@ -70,3 +70,50 @@ def expected_calibration_error(
     else:
         confidence, pred = max_softmax(scores)
     return _ece_from_confidences(confidence, pred == labels, int(n_bins))
+
+
+def probabilistic_metrics(logits: Any, labels: Any, *, k: int = 5) -> dict[str, float]:
+    """Top-k accuracy, negative log-likelihood and Brier score of ``softmax(logits)``.
+
+    * ``top5`` (``top<k>``): fraction of samples with fewer than ``k`` classes scoring strictly higher
+      than the true class (without ties, ``sklearn.metrics.top_k_accuracy_score``; a tie at the k-th
+      value counts as a hit here, where sklearn breaks it by class order);
+    * ``nll`` = ``-1/N sum_i log softmax(z_i)_{y_i}`` (natural log);
+    * ``brier`` = ``1/N sum_i sum_c (p_ic - [c = y_i])^2`` (multi-class Brier score, in [0, 2]).
+    """
+    z = check_logits(logits, "logits")
+    y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
+    kk = min(int(k), z.shape[1])
+    top = nll = brier = 0.0
+    buf = np.empty((min(BLOCK_ROWS, z.shape[0]), z.shape[1]), dtype=z.dtype)
+    for start in range(0, z.shape[0], BLOCK_ROWS):  # blocks of rows: no (N, K) temporary
+        block, yb = z[start : start + BLOCK_ROWS], y[start : start + BLOCK_ROWS]
+        rows = np.arange(block.shape[0])
+        true = block[rows, yb]
+        top += int(((block > true[:, None]).sum(axis=1) < kk).sum())
+        m = block.max(axis=1)
+        e = buf[: block.shape[0]]
+        np.subtract(block, m[:, None], out=e)
+        np.exp(e, out=e)
+        s = e.sum(axis=1, dtype=np.float64)
+        log_p = (true - m).astype(np.float64) - np.log(s)
+        nll -= float(log_p.sum())
+        # sum_c (p_c - [c = y])^2 = sum_c p_c^2 - 2 p_y + 1, with p = e / s
+        brier += float((np.einsum("ij,ij->i", e, e, dtype=np.float64) / (s * s) - 2.0 * np.exp(log_p) + 1.0).sum())
+    return {f"top{k}": top / z.shape[0], "nll": nll / z.shape[0], "brier": brier / z.shape[0]}
+
+
+def reliability_curve(logits: Any, labels: Any, *, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Per equal-width confidence bin (as :func:`expected_calibration_error`): ``count``, mean
+    ``confidence`` and ``accuracy`` (NaN in empty bins) and the bin ``edges`` (n_bins + 1)."""
+    n_bins = check_n_bins(n_bins)
+    z = check_logits(logits, "logits")
+    y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
+    conf, pred = max_softmax(z)
+    conf = conf.astype(np.float64)
+    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(bins, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(bins, weights=(pred == y).astype(np.float64), minlength=n_bins) / count
+    return {"edges": np.linspace(0.0, 1.0, n_bins + 1), "count": count, "confidence": mean_conf, "accuracy": acc}

@@ -33,6 +33,7 @@ class Column:
     group: str
     scale: float
     decimals: int
+    higher_is_better: bool = True
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -41,13 +42,78 @@ COLUMNS: tuple[Column, ...] = (
     Column("closed_few", "Few", "Closed set", 100.0, 1),
     Column("closed_overall", "Overall", "Closed set", 100.0, 1),
     Column("closed_group_mean", "Group mean", "Closed set", 100.0, 1),
-    Column("closed_ece", "ECE", "Closed set", 1.0, 3),
+    Column("closed_ece", "ECE", "Closed set", 1.0, 3, False),
     Column("open_many", "Many", "Open set", 100.0, 1),
     Column("open_medium", "Medium", "Open set", 100.0, 1),
     Column("open_few", "Few", "Open set", 100.0, 1),
     Column("open_f_measure", "F-measure", "Open set", 1.0, 3),
     Column("open_auroc", "AUROC", "Open set", 1.0, 3),
 )
+#: Further columns, chosen with ``columns=`` / ``oltr leaderboard --columns`` (keys or the sets below).
+EXTRA_COLUMNS: tuple[Column, ...] = (
+    Column("closed_macro_f1", "Macro F1", "Closed set", 1.0, 3),
+    Column("closed_top5", "Top-5", "Closed set", 100.0, 1),
+    Column("closed_nll", "NLL", "Closed set", 1.0, 3, False),
+    Column("closed_brier", "Brier", "Closed set", 1.0, 3, False),
+    *(Column(f"closed_prior_{d}_{r}", f"{d.capitalize()} {r}", "Closed set", 100.0, 1)
+      for d, r in (("forward", 50), ("forward", 10), ("backward", 10), ("backward", 50))),
+    *(Column(f"closed_prior_corrected_{d}_{r}", f"{d.capitalize()} {r} corr.", "Closed set", 100.0, 1)
+      for d, r in (("forward", 50), ("forward", 10), ("backward", 10), ("backward", 50))),
+    Column("open_overall", "Overall", "Open set", 100.0, 1),
+    Column("open_open_accuracy", "Open acc.", "Open set", 100.0, 1),
+    Column("open_aupr_in", "AUPR-in", "Open set", 1.0, 3),
+    Column("open_aupr_out", "AUPR-out", "Open set", 1.0, 3),
+    Column("open_fpr95", "FPR95", "Open set", 1.0, 3, False),
+    Column("open_oscr", "OSCR", "Open set", 1.0, 3),
+    *(Column(f"open_rejected_{g}", f"{g.capitalize()} rejected", "Open set", 100.0, 1, False)
+      for g in ("many", "medium", "few")),
+)
+ALL_COLUMNS: tuple[Column, ...] = (*COLUMNS, *EXTRA_COLUMNS)
+#: Named column sets for ``--columns`` (``default`` = the table of the OLTR / CFL papers).
+COLUMN_SETS: dict[str, tuple[str, ...]] = {
+    "default": tuple(c.key for c in COLUMNS),
+    "ood": ("closed_overall", "open_f_measure", "open_auroc", "open_aupr_in", "open_aupr_out", "open_fpr95",
+            "open_oscr"),
+    "rejection": ("open_many", "open_medium", "open_few", "open_rejected_many", "open_rejected_medium",
+                  "open_rejected_few"),
+    "calibration": ("closed_overall", "closed_top5", "closed_ece", "closed_nll", "closed_brier"),
+    "priors": ("closed_prior_forward_50", "closed_prior_forward_10", "closed_overall", "closed_prior_backward_10",
+               "closed_prior_backward_50", "closed_prior_corrected_forward_50", "closed_prior_corrected_forward_10",
+               "closed_prior_corrected_backward_10", "closed_prior_corrected_backward_50"),
+}
+
+
+#: Tables written by :func:`write_leaderboard` beside ``leaderboard.*``: file stem -> columns.
+EXTRA_TABLES: dict[str, str] = {"leaderboard_ood": "ood,rejection", "leaderboard_priors": "calibration,priors"}
+
+
+def select_columns(spec: str | Sequence[str] | None = None) -> tuple[Column, ...]:
+    """Columns named by ``spec``: comma-separated column keys (``open_fpr95``) and set names of
+    :data:`COLUMN_SETS`, in the order given, without repeats; ``None`` is ``default``."""
+    if spec is None:
+        spec = "default"
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
+    by_key = {c.key: c for c in ALL_COLUMNS}
+    keys: list[str] = []
+    for name in names:
+        if name in COLUMN_SETS:
+            keys.extend(COLUMN_SETS[name])
+        elif name in by_key:
+            keys.append(name)
+        else:
+            raise ValueError(f"unknown leaderboard column {name!r}; use a set ({', '.join(COLUMN_SETS)}) "
+                             f"or a key: {', '.join(by_key)}")
+    if not keys:
+        raise ValueError("no leaderboard column selected")
+    return tuple(by_key[k] for k in dict.fromkeys(keys))
+
+
+def _columns(table: pd.DataFrame) -> tuple[Column, ...]:
+    """The metric columns of a leaderboard table, in the order it holds them."""
+    by_key = {c.key: c for c in ALL_COLUMNS}
+    return tuple(by_key[k] for k in table.attrs.get("columns", [c.key for c in COLUMNS]))
+
+
 ID_COLUMNS = ("dataset", "stage", "method", "published", "n_seeds", "seeds", "source", "citations", "notes")
 
 
@@ -85,7 +151,7 @@ def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
                 )
             ),
         }
-        for col in COLUMNS:
+        for col in ALL_COLUMNS:
             values = grp[col.key].astype(float) * col.scale if col.key in grp else pd.Series([np.nan] * len(grp))
             rec[col.key] = values.mean() if values.notna().any() else np.nan
             rec[f"{col.key}_std"] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
@@ -97,6 +163,8 @@ def leaderboard_table(
     runs: pd.DataFrame | None,
     *,
     published: bool | pd.DataFrame = True,
+    columns: str | Sequence[str] | None = None,
+    significance: bool = True,
 ) -> pd.DataFrame:
     """One row per (dataset, stage, loss) of ``runs`` (seeds aggregated), with published rows for context.
 
@@ -105,12 +173,18 @@ def leaderboard_table(
         published: ``True`` adds the packaged published rows of the datasets present in ``runs`` (all
             datasets if ``runs`` is empty); a DataFrame from :func:`oltr.reporting.load_published`
             is used as given; ``False`` adds none.
+        columns: The metric columns (see :func:`select_columns`; default: :data:`COLUMNS`).
+        significance: Mark per (dataset, stage) and column the best of our rows and whether its lead
+            over the runner-up is significant (``<key>_mark`` = ``""``, ``"best"`` or ``"best*"``,
+            ``<key>_p`` = Welch's p; see :mod:`oltr.reporting.significance`).
 
     Returns:
-        Columns :data:`ID_COLUMNS`, then per metric column of :data:`COLUMNS` its mean and ``<key>_std``
+        Columns :data:`ID_COLUMNS`, then per selected metric column its mean and ``<key>_std``
+        (and with ``significance`` ``<key>_mark``, ``<key>_p``, ``<key>_ci_low``, ``<key>_ci_high``)
         in display units (accuracies in %, ECE / F-measure / AUROC in [0, 1]). Rows sorted by dataset
         and stage, published rows first, then losses in the order their runs were given.
     """
+    selected = select_columns(columns)
     ours = _aggregate_runs(runs) if runs is not None and len(runs) else pd.DataFrame(columns=list(ID_COLUMNS))
     if isinstance(published, pd.DataFrame):
         pub = published.copy()
@@ -121,20 +195,27 @@ def leaderboard_table(
         pub = pd.DataFrame(columns=list(ID_COLUMNS))
     if len(pub):
         pub = pub.assign(n_seeds=np.nan, seeds="", published=True)
-        for col in COLUMNS:
+        for col in selected:
             if col.key not in pub:
                 pub[col.key] = np.nan
             pub[f"{col.key}_std"] = np.nan
     frames = [f for f in (pub, ours) if len(f)]
-    columns = [*ID_COLUMNS, *(k for c in COLUMNS for k in (c.key, f"{c.key}_std"))]
+    names = [*ID_COLUMNS, *(k for c in selected for k in (c.key, f"{c.key}_std"))]
     if not frames:
-        return pd.DataFrame(columns=columns)
-    table = pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
+        empty = pd.DataFrame(columns=names)
+        empty.attrs["columns"] = [c.key for c in selected]
+        return empty
+    table = pd.concat([f.reindex(columns=names) for f in frames], ignore_index=True)
     table["_order"] = np.arange(len(table))
     table["_ours"] = ~table["published"].astype(bool)
     table = table.sort_values(["dataset", "stage", "_ours", "_order"], kind="stable")
     table = table.drop(columns=["_order", "_ours"]).reset_index(drop=True)
     table["published"] = table["published"].astype(bool)
+    if significance and runs is not None and len(runs):
+        from oltr.reporting.significance import mark_leads
+
+        table = mark_leads(table, runs, selected)
+    table.attrs["columns"] = [c.key for c in selected]
     return table
 
 
@@ -181,21 +262,49 @@ def _citations(table: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(c for cits in table["citations"] for c in (cits or ())))
 
 
-def _text_cells(table: pd.DataFrame, *, pm: str, dash: str, esc, marker) -> tuple[list[list[str]], list[str]]:
+def _marked(text: str, mark: Any, style: tuple[str, str, str]) -> str:
+    """``text`` wrapped as the best of its column (``style`` = open, close, significance suffix)."""
+    if not isinstance(mark, str) or not mark.startswith("best"):
+        return text
+    return style[0] + text + style[1] + (style[2] if mark.endswith("*") else "")
+
+
+def _significance_legend(table: pd.DataFrame, *, bold: tuple[str, str] = ("**", "**"), star: str = "\\*",
+                         esc=lambda t: t) -> str:
+    """The legend of the best-row marks, with how many leads are significant (empty without marks)."""
+    marks = [m for c in _columns(table) if f"{c.key}_mark" in table for m in table[f"{c.key}_mark"]
+             if isinstance(m, str) and m.startswith("best")]
+    if not marks:
+        return ""
+    n_sig = sum(m.endswith("*") for m in marks)
+    return (f"{bold[0]}{esc('Bold')}{bold[1]}{esc(': best of our rows per dataset and stage; ')}{star}"
+            + esc(f": its lead over the runner-up is significant (Welch's t-test over seeds, p < 0.05; with one "
+                  f"seed, a 95 % paired-bootstrap interval over test samples that excludes 0). Significant leads: "
+                  f"{n_sig} of {len(marks)}."))
+
+
+_MARK_STYLE = {"md": ("**", "**", "\\*"), "latex": (r"\textbf{", "}", r"$^{*}$"), "html": ("<b>", "</b>", "*")}
+
+
+def _text_cells(table: pd.DataFrame, *, pm: str, dash: str, esc, marker, style: str = "md"
+                ) -> tuple[list[list[str]], list[str]]:
     notes, markers = _footnotes(table)
+    cols = _columns(table)
     rows = []
     for (_, r), ids in zip(table.iterrows(), markers):
         method = esc(str(r["method"])) + (marker(ids) if ids else "")
         seeds = str(int(r["n_seeds"])) if not r["published"] and pd.notna(r["n_seeds"]) else dash
         source = esc(f"{r['source']} (published)" if r["published"] else str(r["source"]))
         cells = [esc(str(r["dataset"])), str(int(r["stage"])), method, seeds]
-        cells += [_fmt(r[c.key], r[f"{c.key}_std"], c.decimals, pm, dash) for c in COLUMNS]
+        cells += [_marked(_fmt(r[c.key], r[f"{c.key}_std"], c.decimals, pm, dash), r.get(f"{c.key}_mark"),
+                          _MARK_STYLE[style]) for c in cols]
         rows.append(cells + [source])
     return rows, notes
 
 
 def _render_markdown(table: pd.DataFrame) -> str:
-    header = ["Dataset", "Stage", "Method", "Seeds", *(f"{c.group.split()[0]} {c.header}" for c in COLUMNS), "Source"]
+    cols = _columns(table)
+    header = ["Dataset", "Stage", "Method", "Seeds", *(f"{c.group.split()[0]} {c.header}" for c in cols), "Source"]
 
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
@@ -203,7 +312,7 @@ def _render_markdown(table: pd.DataFrame) -> str:
     rows, notes = _text_cells(
         table, pm=" ± ", dash="–", esc=esc, marker=lambda ids: " [" + ",".join(map(str, ids)) + "]"
     )
-    right = [False, True, False, True, *([True] * len(COLUMNS)), False]
+    right = [False, True, False, True, *([True] * len(cols)), False]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" if r else ":---" for r in right) + "|",
@@ -214,6 +323,14 @@ def _render_markdown(table: pd.DataFrame) -> str:
         "Accuracies in %, ECE / F-measure / AUROC in [0, 1]; Group mean = (Many + Medium + Few) / 3, "
         "Overall = micro accuracy. Seeds: runs aggregated as mean ± std; – = not reported."
     )
+    if any(c not in COLUMNS for c in cols):
+        lines.append("Further columns: top-5 and shifted-prior accuracies (Forward / Backward rho: expected accuracy "
+                     "under a long-tailed test prior of imbalance rho; corr. = after post-hoc prior correction) and "
+                     "rejected known samples per shot group in %; AUPR, FPR95, OSCR in [0, 1]; NLL in nats; Brier "
+                     "in [0, 2]. Definitions: docs/evaluation.md.")
+    legend = _significance_legend(table)
+    if legend:
+        lines.append(legend)
     if notes:
         lines.append("")
         lines.extend(f"[{i}] {n}  " for i, n in enumerate(notes, 1))
@@ -240,10 +357,11 @@ def latex_escape(text: str) -> str:
 def _render_latex(table: pd.DataFrame) -> str:
     rows, notes = _text_cells(
         table, pm=r" $\pm$ ", dash="--", esc=latex_escape,
-        marker=lambda ids: r"\textsuperscript{" + ",".join(map(str, ids)) + "}",
+        marker=lambda ids: r"\textsuperscript{" + ",".join(map(str, ids)) + "}", style="latex",
     )
+    cols = _columns(table)
     groups: list[tuple[str, int]] = []
-    for c in COLUMNS:
+    for c in cols:
         if groups and groups[-1][0] == c.group:
             groups[-1] = (c.group, groups[-1][1] + 1)
         else:
@@ -255,7 +373,7 @@ def _render_latex(table: pd.DataFrame) -> str:
         rules.append(rf"\cmidrule(lr){{{start}-{start + n - 1}}}")
         start += n
     top.append("")
-    second = ["Dataset", "Stage", "Method", "Seeds", *(latex_escape(c.header) for c in COLUMNS), "Source"]
+    second = ["Dataset", "Stage", "Method", "Seeds", *(latex_escape(c.header) for c in cols), "Source"]
     out = [
         "% generated by `oltr leaderboard`; needs \\usepackage{booktabs}",
         r"\begin{table}[t]",
@@ -281,6 +399,9 @@ def _render_latex(table: pd.DataFrame) -> str:
         "Accuracies in \\%, ECE / F-measure / AUROC in [0, 1]; Group mean = (Many + Medium + Few) / 3, "
         "Overall = micro accuracy; runs aggregated over seeds as mean $\\pm$ std; -- = not reported.\\\\"
     )
+    legend = _significance_legend(table, bold=(r"\textbf{", "}"), star=r"$^{*}$", esc=latex_escape)
+    if legend:
+        out.append(legend + r"\\")
     out += [rf"\textsuperscript{{{i}}}{latex_escape(n)}\\" for i, n in enumerate(notes, 1)]
     out += [latex_escape(c) + r"\\" for c in _citations(table)]
     out += [r"\end{minipage}", r"\caption{Leaderboard (published rows marked).}", r"\end{table}"]
@@ -289,11 +410,12 @@ def _render_latex(table: pd.DataFrame) -> str:
 
 def _render_html(table: pd.DataFrame) -> str:
     rows, notes = _text_cells(
-        table, pm=" ± ", dash="–", esc=html.escape, marker=lambda ids: "<sup>" + ",".join(map(str, ids)) + "</sup>"
+        table, pm=" ± ", dash="–", esc=html.escape, marker=lambda ids: "<sup>" + ",".join(map(str, ids)) + "</sup>",
+        style="html",
     )
     columns = pd.MultiIndex.from_tuples(
         [("", "Dataset"), ("", "Stage"), ("", "Method"), ("", "Seeds"),
-         *((c.group, c.header) for c in COLUMNS), ("", "Source")]
+         *((c.group, c.header) for c in _columns(table)), ("", "Source")]
     )
     frame = pd.DataFrame(rows, columns=columns)
     body = frame.to_html(index=False, escape=False, border=0, classes="oltr-leaderboard")
@@ -353,6 +475,7 @@ def write_leaderboard(
     plots: bool = True,
     *,
     published: bool = True,
+    tables: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Collect runs, write the leaderboard in each format, the per-run table and the plots.
 
@@ -360,6 +483,10 @@ def write_leaderboard(
         ``{fmt: path}`` for each format (``leaderboard.md``, ``.csv``, ``.tex``, ``.html``), ``"runs"``
         (``runs.csv``, one row per run) and one entry per plot written. Plots are skipped with a warning
         when matplotlib (the ``plots`` extra) is not installed.
+
+    ``tables`` maps further file stems to column selections (default :data:`EXTRA_TABLES`:
+    ``leaderboard_ood.*`` with the OOD metrics and the per-group rejection of known samples,
+    ``leaderboard_priors.*`` with calibration and the shifted-prior accuracies), written in the same formats.
     """
     for fmt in formats:
         if fmt not in FORMATS:
@@ -373,6 +500,12 @@ def write_leaderboard(
         path = out_dir / f"leaderboard{SUFFIX[fmt]}"
         path.write_text(render(table, fmt))
         paths[fmt] = path
+    for stem, spec in (EXTRA_TABLES if tables is None else tables).items():
+        extra = leaderboard_table(runs, published=published, columns=spec)
+        for fmt in formats:
+            path = out_dir / f"{stem}{SUFFIX[fmt]}"
+            path.write_text(render(extra, fmt))
+            paths[f"{stem}_{fmt}"] = path
     per_run = runs.drop(columns=["per_class", "train_counts"])
     per_run.to_csv(out_dir / "runs.csv", index=False, float_format="%.6g")
     paths["runs"] = out_dir / "runs.csv"

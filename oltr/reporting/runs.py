@@ -124,7 +124,13 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
         get_rule(rule)
     closed, opened = ev.get("closed_set") or {}, ev.get("open_set")
     if rule is not None and rule != stored_rule:
+        stored_closed, stored_open = closed, opened
         closed, opened = _rescore(run_dir, ev, rule)
+        # rule-independent metrics (OOD, calibration, priors) are kept as stored
+        closed = {**{k: v for k, v in stored_closed.items() if k not in closed}, **closed}
+        if opened is not None and stored_open:
+            opened = {**{k: v for k, v in stored_open.items()
+                         if k not in opened and not k.startswith("rejected_")}, **opened}
     data_cfg, loss_cfg = cfg.get("data") or {}, cfg.get("loss") or {}
     loss_params = {k: v for k, v in loss_cfg.items() if k != "name"} if isinstance(loss_cfg, dict) else {}
     row: dict[str, Any] = {

@@ -1,0 +1,175 @@
+"""Is the best row of a leaderboard column significantly ahead of the runner-up?
+
+* Several seeds per row: Welch's t-test (unequal variances, ``scipy.stats.ttest_ind(equal_var=False)``)
+  between the per-seed values of the best and the second-best row, two-sided, significant at
+  ``p < 0.05``.
+* One seed per row: a paired bootstrap over test samples from the saved logits (both rows resampled
+  with the same sample indices), giving a 95 % percentile interval of the difference best - runner-up;
+  significant when the interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from oltr.evaluation.shots import GROUPS, get_rule
+from oltr.reporting.runs import LOGITS_FILE
+
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The best row of a column and the test of its lead over the runner-up."""
+
+    best: int  #: index (into the rows given) of the best row
+    runner_up: int | None  #: index of the second best, None with a single row
+    test: str  #: "welch", "bootstrap" or "none" (a single row, or fewer than 2 values on a side)
+    p_value: float  #: Welch's p (NaN for the bootstrap and "none")
+    interval: tuple[float, float] | None  #: bootstrap 95 % interval of best - runner-up
+    significant: bool
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test of equal means (NaN when a side has < 2 finite values)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        return float("nan")
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return 0.0 if a[0] != b[0] else 1.0  # no spread: identical or certainly different
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's precision note on nearly equal samples
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def paired_bootstrap(metric: Callable[[np.ndarray], tuple[float, float]], n_samples: int, *,
+                     n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``metric_a - metric_b`` over ``n_boot`` resamples of the test samples.
+
+    ``metric(idx)`` returns ``(metric_a, metric_b)`` on the samples ``idx`` (the same for both rows:
+    the pairing). Seeded: the same call gives the same interval.
+    """
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(n_boot)
+    for b in range(n_boot):  # loop over resamples; the metric itself is vectorised over samples
+        a_val, b_val = metric(rng.integers(0, n_samples, n_samples))
+        diffs[b] = a_val - b_val
+    lo, hi = np.nanpercentile(diffs, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def best_lead(values: Sequence[Sequence[float]], *, higher_is_better: bool = True, alpha: float = ALPHA,
+              bootstrap: Callable[[int, int], tuple[float, float]] | None = None) -> Lead | None:
+    """The best row (by mean over its values) and whether it leads the runner-up significantly.
+
+    A tie of the two best means gives ``runner_up=None`` (nothing is marked).
+
+    Args:
+        values: per row, its per-seed values (NaN-free rows only are ranked; None if fewer than 1).
+        higher_is_better: False for ECE, NLL, FPR95, ...
+        bootstrap: ``bootstrap(best, runner_up) -> interval`` of (best - runner-up) in the metric's
+            orientation, used when both rows have a single value.
+    """
+    means = np.array([np.nanmean(v) if np.isfinite(np.asarray(v, float)).any() else np.nan for v in values])
+    ok = np.flatnonzero(np.isfinite(means))
+    if ok.size == 0:
+        return None
+    order = ok[np.argsort(-means[ok] if higher_is_better else means[ok], kind="stable")]
+    best = int(order[0])
+    if order.size < 2:
+        return Lead(best, None, "none", float("nan"), None, False)
+    runner = int(order[1])
+    if means[best] == means[runner]:  # a tie: no row is best
+        return Lead(best, None, "none", float("nan"), None, False)
+    a, b = np.asarray(values[best], float), np.asarray(values[runner], float)
+    if np.isfinite(a).sum() >= 2 and np.isfinite(b).sum() >= 2:
+        p = welch_p(a, b)
+        return Lead(best, runner, "welch", p, None, bool(p < alpha))
+    if bootstrap is not None:
+        lo, hi = bootstrap(best, runner)
+        sig = lo > 0 if higher_is_better else hi < 0
+        return Lead(best, runner, "bootstrap", float("nan"), (lo, hi), bool(sig))
+    return Lead(best, runner, "none", float("nan"), None, False)
+
+
+#: Columns whose single-seed bootstrap is computed from the saved test logits (closed-set accuracies).
+BOOTSTRAP_KEYS = ("closed_overall", "closed_many", "closed_medium", "closed_few", "closed_group_mean")
+
+
+def _closed_bootstrap(run_a, run_b, key: str, scale: float, higher_is_better: bool, *, n_boot: int = 1000,
+                      seed: int = 0) -> tuple[float, float] | None:
+    """Paired bootstrap interval of ``key`` (best - runner-up, display units) from both runs' test logits."""
+    arrays = []
+    for run in (run_a, run_b):
+        path = Path(run["run_dir"]) / LOGITS_FILE
+        if not path.is_file():
+            return None
+        with np.load(path) as z:
+            arrays.append((np.argmax(z["logits"], axis=1), z["labels"]))
+    (pa, ya), (pb, yb) = arrays
+    if ya.shape != yb.shape or not np.array_equal(ya, yb):
+        return None  # not the same test samples: no pairing
+    counts = np.asarray(run_a["train_counts"])
+    masks = get_rule(run_a["rule"]).masks(counts)
+    k = counts.shape[0]
+    ca, cb = (pa == ya).astype(float), (pb == ya).astype(float)
+
+    def value(correct: np.ndarray, idx: np.ndarray) -> float:
+        y = ya[idx]
+        if key == "closed_overall":
+            return float(correct[idx].mean())
+        total = np.bincount(y, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            acc = np.bincount(y, weights=correct[idx], minlength=k) / total
+        group = {g: np.nanmean(np.where(total > 0, acc, np.nan)[masks[g]]) if masks[g].any() else np.nan
+                 for g in GROUPS}
+        if key == "closed_group_mean":
+            return float(np.mean([group[g] for g in GROUPS]))
+        return float(group[key.removeprefix("closed_")])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample may leave a group's classes empty
+        lo, hi = paired_bootstrap(lambda idx: (value(ca, idx), value(cb, idx)), ya.size, n_boot=n_boot, seed=seed)
+    return lo * scale, hi * scale
+
+
+def mark_leads(table, runs, columns, *, alpha: float = ALPHA):
+    """``table`` with ``<key>_mark`` (``""``, ``"best"``, ``"best*"`` = significant), ``<key>_p`` and
+    ``<key>_ci_low`` / ``<key>_ci_high`` for every column, over our rows of each (dataset, stage)."""
+    table = table.copy()
+    for c in columns:
+        table[f"{c.key}_mark"] = ""
+        for suffix in ("_p", "_ci_low", "_ci_high"):
+            table[f"{c.key}{suffix}"] = np.nan
+    ours = table[~table["published"].astype(bool)]
+    for (dataset, stage), rows in ours.groupby(["dataset", "stage"], sort=False):
+        groups = [runs[(runs["dataset"] == dataset) & (runs["stage"] == stage) & (runs["loss"] == m)]
+                  for m in rows["method"]]
+        for c in columns:
+            if c.key not in runs:
+                continue
+            values = [(g[c.key].astype(float) * c.scale).to_numpy() for g in groups]
+
+            def boot(i: int, j: int, c=c) -> tuple[float, float]:
+                if c.key not in BOOTSTRAP_KEYS:
+                    return (float("nan"), float("nan"))
+                ci = _closed_bootstrap(groups[i].iloc[0], groups[j].iloc[0], c.key, c.scale, c.higher_is_better)
+                return ci if ci is not None else (float("nan"), float("nan"))
+
+            lead = best_lead(values, higher_is_better=c.higher_is_better, alpha=alpha, bootstrap=boot)
+            if lead is None or lead.runner_up is None:
+                continue
+            at = rows.index[lead.best]
+            table.loc[at, f"{c.key}_mark"] = "best*" if lead.significant else "best"
+            table.loc[at, f"{c.key}_p"] = lead.p_value
+            if lead.interval is not None:
+                table.loc[at, f"{c.key}_ci_low"], table.loc[at, f"{c.key}_ci_high"] = lead.interval
+    return table
