@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from oltr.atomic import write_text_atomic
 from .lists import OPEN_LABEL, sha256_file, write_list
 
 __all__ = [
@@ -286,7 +287,5 @@ def prepare_fashion_mnist_lt(
             for split in SPLITS
         },  # fmt: skip
     }
-    tmp = out_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    write_text_atomic(out_dir / "meta.json", json.dumps(meta, indent=2) + "\n")
     return out_dir
