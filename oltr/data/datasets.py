@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision.io import ImageReadMode, decode_image, read_file
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from .lists import read_list
 from .stats import class_counts
@@ -34,14 +36,10 @@ class ImageLoadError(OSError):
 
 
 def _decode_tensor(path: Path) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
     try:
         return decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except RuntimeError:
         # libjpeg/libpng could not read it (CMYK JPEG, PNG named .JPEG, ...): let PIL try.
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
         return pil_to_tensor(_decode_pil(path))
 
 

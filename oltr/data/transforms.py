@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Literal, NamedTuple
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -83,8 +84,6 @@ def _one_thread(call: Callable) -> Callable:
 def to_uint8_tensor(image: Any) -> torch.Tensor:
     """A PIL image or uint8 tensor as a uint8 ``(..., 3, H, W)`` RGB tensor (grey is repeated)."""
     if isinstance(image, Image.Image):
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
         image = pil_to_tensor(image.convert("RGB"))
     if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8:
         raise TypeError(f"expected a PIL image or a uint8 tensor, got {type(image).__name__}")
