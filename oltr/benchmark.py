@@ -29,6 +29,8 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
+from oltr.losses import loss_params
+
 REPO = Path(__file__).resolve().parents[1]
 SUITES_DIR = REPO / "configs" / "suites"
 
@@ -131,7 +133,7 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
         preset = dict(suite.reference_losses[cell.loss][f"stage_{cell.stage}"])
     else:
         preset = dict(suite.losses[cell.loss])
-    if flavour is not None and preset["name"] in {"focal", "asl", "cfl", "casl"}:
+    if flavour is not None and "flavour" in loss_params(preset["name"]):
         preset["flavour"] = flavour
     out = [f"seed={cell.seed}", "loss=" + json.dumps(preset)]
     if flavour == "reference" and cell.stage == 2:
