@@ -30,9 +30,9 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from oltr.losses import loss_params
+from oltr.resources import CONFIGS_DIR, config_path
 
-REPO = Path(__file__).resolve().parents[1]
-SUITES_DIR = REPO / "configs" / "suites"
+SUITES_DIR = CONFIGS_DIR / "suites"
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,11 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
             raise ValueError(f"{path}: reference_losses.{label}: must map stage_1 and stage_2 to a loss section "
                              "with a 'name'")
 
-    def resolve(p: str) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else REPO / q
-
     return Suite(
         name=path.stem,
         dataset=raw["dataset"],
-        stage_1=resolve(raw["stage_1"]),
-        stage_2=resolve(raw["stage_2"]),
+        stage_1=config_path(raw["stage_1"]),
+        stage_2=config_path(raw["stage_2"]),
         losses=losses,
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),

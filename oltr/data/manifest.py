@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oltr.resources import MANIFEST_PATH
+
 from .lists import sha256_file
 
 __all__ = [
@@ -29,8 +31,6 @@ __all__ = [
     "split_overlaps",
 ]
 
-REPO_DATA_LISTS = Path(__file__).resolve().parents[2] / "data_lists"
-MANIFEST_PATH = REPO_DATA_LISTS / "manifest.json"
 
 def read_class_counts_tsv(path: str | os.PathLike) -> np.ndarray:
     """Per-class train counts from a ``label<TAB>...<TAB>train_count`` file (the official lists' ``.tsv``)."""
