@@ -144,17 +144,18 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
     return out + list(extra)
 
 
-def _train_in_process(config: Path, overrides: list[str], run_dir: Path) -> None:
+def _train_in_process(config: Path, overrides: list[str], run_dir: Path, progress: bool = True) -> None:
     from oltr.config import load_config
     from oltr.engine import train
 
-    train(load_config(config, overrides), run_dir, resume=True)
+    train(load_config(config, overrides), run_dir, resume=True, progress=progress)
 
 
-def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: int, torchrun_args: str) -> None:
+def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: int, torchrun_args: str,
+                    progress: bool = True) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
            *shlex.split(torchrun_args), "-m", "oltr.cli", "train", "--config", str(config),
-           "--output", str(run_dir), "--resume"]
+           "--output", str(run_dir), "--resume", "--progress", "always" if progress else "never"]
     for item in overrides:
         cmd += ["--set", item]
     subprocess.run(cmd, check=True)
@@ -194,6 +195,7 @@ def run_benchmark(
     rule: str = "strict",
     plots: bool = True,
     log: Callable[[str], None] = print,
+    progress: bool = True,
 ) -> dict[str, Path]:
     """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
     from oltr.engine import evaluate_run, is_complete
@@ -224,10 +226,10 @@ def run_benchmark(
         else:
             log(f"{tag}: training")
             if nproc_per_node > 1:
-                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args)
+                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args, progress)
             else:
-                _train_in_process(config, ovr, cell.run_dir)
-        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule)
+                _train_in_process(config, ovr, cell.run_dir, progress)
+        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule, progress=progress)
         timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
         log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
+from oltr.cli._progress import add_progress_option, progress_enabled
 
 
 def _csv(text: str) -> list[str]:
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GPUs per node: >1 runs each training run through torchrun (DDP)")
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -68,4 +70,5 @@ def _run(args: argparse.Namespace, suite) -> None:
         torchrun_args=args.torchrun_args,
         rule=args.rule,
         plots=not args.no_plots,
+        progress=progress_enabled(args.progress),
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oltr.cli._progress import add_progress_option, progress_enabled
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="split lists: verify, statistics, prepare Fashion-MNIST-LT",
@@ -24,14 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: p.error("choose a data command"))
     cmds = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
 
-    v = cmds.add_parser("verify", help="check lists against the manifest and that images exist")
-    v.add_argument("--dataset", required=True, help="ImageNet_LT, Places_LT or FashionMNIST_LT")
+    v = cmds.add_parser("verify", help="check lists (against the manifest for the bundled datasets) and images")
+    v.add_argument("--dataset", required=True,
+                   help="ImageNet_LT, Places_LT, FashionMNIST_LT, or your own dataset's name (lists <name>_<split>.txt)")
     v.add_argument("--lists", required=True, type=Path, help="folder holding the split lists")
     v.add_argument("--root", type=Path, help="dataset root the list paths are relative to (omit: no image check)")
     v.add_argument("--open-root", type=Path, help="root of the open-set images (default: ROOT/<dataset>_open)")
     v.add_argument("--sample", type=int, metavar="N", help="check N random images per list instead of all")
     v.add_argument("--seed", type=int, default=0, help="seed of --sample")
     v.add_argument("--manifest", type=Path, help="manifest file (default: data_lists/manifest.json)")
+    add_progress_option(v)
     v.set_defaults(func=run_verify)
 
     s = cmds.add_parser("stats", help="class statistics and shot groups of a list")
@@ -84,7 +88,8 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, desc: str) -> list[str]:
+def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, desc: str,
+                  progress: bool = True) -> list[str]:
     import os
 
     from tqdm import tqdm
@@ -93,7 +98,7 @@ def _check_images(root: Path, rels: list[str], sample: int | None, seed: int, de
         pick = np.sort(np.random.default_rng(seed).choice(len(rels), size=sample, replace=False))
         rels = [rels[i] for i in pick]
     missing = []
-    for rel in tqdm(rels, desc=desc, unit="img", leave=False, file=sys.stderr, mininterval=0.5):
+    for rel in tqdm(rels, desc=desc, unit="img", leave=False, file=sys.stderr, mininterval=0.5, disable=not progress):
         if not os.path.isfile(os.path.join(root, rel)):
             missing.append(rel)
     return missing
@@ -105,9 +110,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     entry = manifest["datasets"].get(args.dataset)
-    if entry is None:
-        print(f"unknown dataset {args.dataset!r}; known: {', '.join(manifest['datasets'])}", file=sys.stderr)
-        return 2
+    if entry is None:  # a user's own dataset: the lists' own consistency, no published checksums
+        return _verify_user_lists(args, sorted(manifest["datasets"]))
     checks = verify_lists(args.dataset, args.lists, manifest)
     ok = True
     print(f"{args.dataset}: lists in {args.lists}")
@@ -132,7 +136,8 @@ def run_verify(args: argparse.Namespace) -> int:
             rels, _ = read_list(c.path)
             root = open_root if c.split == "open" else args.root
             start = time.perf_counter()
-            missing = _check_images(root, rels, args.sample, args.seed, f"{c.split} images")
+            missing = _check_images(root, rels, args.sample, args.seed, f"{c.split} images",
+                                     progress_enabled(args.progress))
             n = min(len(rels), args.sample) if args.sample else len(rels)
             status = "OK" if not missing else f"{len(missing):,} MISSING (first: {root / missing[0]})"
             print(f"  {c.split:<5} images: {n:,} checked under {root} in {time.perf_counter() - start:.1f}s: {status}")
@@ -148,6 +153,46 @@ def run_verify(args: argparse.Namespace) -> int:
         counts, source = train_counts_from_manifest(args.dataset, manifest), "train class counts in the manifest"
     print()
     _print_stats(counts, ("strict", "oltr"), f"{args.dataset} train ({source})")
+    return 0 if ok else 1
+
+
+def _verify_user_lists(args: argparse.Namespace, known: list[str]) -> int:
+    from oltr.data import class_counts, read_list
+    from oltr.data.checks import missing_classes_message, verify_user_lists
+    from oltr.data.manifest import split_overlaps
+
+    checks = verify_user_lists(args.dataset, args.lists)
+    print(f"{args.dataset}: lists {args.lists}/{args.dataset}_<split>.txt (not in the manifest of "
+          f"{', '.join(known)}: no published checksums to compare)")
+    ok = True
+    for split, path, problem in checks:
+        status = "MISSING" if path is None and problem else ("ABSENT" if path is None else
+                                                              ("BAD" if problem else "OK"))
+        print(f"  {split:<5} {status:<8} {problem or (path or '')}")
+        ok &= not problem
+    lists = {split: path for split, path, problem in checks if path is not None and not problem}
+    known_paths = {s: read_list(p)[0] for s, p in lists.items() if s != "open"}
+    for (a, b), shared in split_overlaps(known_paths).items():
+        print(f"  {a} & {b} disjoint: " + ("OK" if not shared else f"{len(shared):,} SHARED (first: {shared[0]})"))
+        ok &= not shared
+    if args.root is not None:
+        for split, path in lists.items():
+            rels, _ = read_list(path)
+            root = (args.open_root or args.root) if split == "open" else args.root
+            missing = _check_images(root, rels, args.sample, args.seed, f"{split} images",
+                                      progress_enabled(args.progress))
+            status = "OK" if not missing else f"{len(missing):,} MISSING (first: {root / missing[0]})"
+            print(f"  {split:<5} images under {root}: {status}")
+            ok &= not missing
+    if "train" in lists:
+        _, labels = read_list(lists["train"])
+        counts = class_counts(labels, int(labels.max()) + 1)
+        report = missing_classes_message(lists["train"], counts, None)
+        if report:
+            print(f"  {report}")
+            ok = False
+        print()
+        _print_stats(counts, ("strict", "oltr"), f"{args.dataset} train ({lists['train'].name})")
     return 0 if ok else 1
 
 

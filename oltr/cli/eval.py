@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from oltr.cli._progress import add_progress_option, progress_enabled
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a run's best.pt on a split",
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep", action="store_true", help="write sweep_<split>_<score>.csv/.png (metrics against "
                    "the threshold) and reliability_<split>.png")
     p.add_argument("--device", choices=["cpu", "cuda"])
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -55,20 +57,23 @@ def run(args: argparse.Namespace) -> int:
         params = _score_params(args.score_param)
         result = evaluate_run(args.run, split=args.split, open_set=args.open, threshold=args.threshold,
                               rule=args.rule, from_logits=args.from_logits, fp_rule=args.fp_rule,
-                              progress=not args.no_progress, device=args.device, score=args.score,
+                              progress=progress_enabled(args.progress), device=args.device, score=args.score,
                               score_params=params, threshold_from=args.threshold_from, tpr=args.tpr,
                               sweep=args.sweep)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"oltr eval: {e}") from None
     c = result["closed_set"]
+    if not result.get("complete", True):
+        print(f"{args.run}: UNFINISHED run ({result['epochs_done']} of {result['epochs']} epochs): best.pt so far "
+              "is scored; leaderboards leave it out unless --include-unfinished")
     print(f"{args.run} [{args.split}, rule {result['rule']}] closed-set: overall {_fmt(c['overall'])} "
           f"many {_fmt(c['many'])} medium {_fmt(c['medium'])} few {_fmt(c['few'])}")
     o = result["open_set"]
-    if o is not None:
-        keys = [k for k in ("f_measure", "overall", "open_accuracy") if k in o]
+    if o is not None:  # as the leaderboard shows them: accuracies in %, F-measure in [0, 1]
+        f_measure = "n/a" if o.get("f_measure") is None else f"{o['f_measure']:.3f}"
         print(f"  open-set (threshold {result['threshold']:.6g} on {result['threshold_selection']['score']}, "
               f"chosen: {result['threshold_selection']['method']}, fp_rule {result['fp_rule']}): "
-              + " ".join(f"{k} {_fmt(o[k])}" for k in keys))
+              f"many {_fmt(o['many'])} medium {_fmt(o['medium'])} few {_fmt(o['few'])} F-measure {f_measure}")
         ood = [k for k in ("auroc", "aupr_in", "aupr_out", "fpr95", "oscr") if o.get(k) is not None]
         print(f"  score {result['score']['name']}: " + " ".join(f"{k} {o[k]:.4f}" for k in ood))
         if result.get("sweep"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from oltr.evaluation.shots import RULES
@@ -16,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "leaderboard",
         help="aggregate evaluated runs into a table (Markdown, LaTeX, CSV, HTML) with published rows and plots",
         description=(
-            "One row per (dataset, stage, loss); seeds aggregated as mean +- std. Reads eval_test.json of each run "
+            "One row per (dataset, stage, loss) and config: seeds are aggregated (mean +- std) only over runs whose "
+            "resolved configs are equal apart from the seed; other configs get rows labelled by the keys that "
+            "differ. Unfinished runs are left out unless --include-unfinished. Reads eval_test.json of each run "
             "(run `oltr eval` first) and re-scores from logits_test.npz when --rule differs from the stored rule. "
             "With --out, PNG plots are written beside the table."
         ),
@@ -32,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "table; sets: default, ood, rejection, calibration, priors; keys e.g. open_fpr95,open_oscr)")
     p.add_argument("--no-significance", action="store_true", help="do not mark the best row and its significance")
     p.add_argument("--no-plots", action="store_true", help="with --out, do not write the PNG plots")
+    p.add_argument("--include-unfinished", action="store_true",
+                   help="also aggregate runs scored before their training finished (left out by default)")
     p.set_defaults(func=run)
 
 
@@ -40,10 +45,14 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = args.format or (FORMAT_BY_SUFFIX.get(args.out.suffix.lower(), "md") if args.out else "md")
     try:
-        runs = collect_runs(args.run_dirs, rule=args.rule)
+        with warnings.catch_warnings(record=True) as caught:  # one line each, not Python's two-line format
+            warnings.simplefilter("always")
+            runs = collect_runs(args.run_dirs, rule=args.rule, include_unfinished=args.include_unfinished)
     except FileNotFoundError as err:
         print(f"oltr leaderboard: {err}", file=sys.stderr)
         return 2
+    for w in caught:
+        print(f"oltr leaderboard: warning: {w.message}", file=sys.stderr)
     try:
         table = leaderboard_table(runs, published=not args.no_published, columns=args.columns,
                                   significance=not args.no_significance)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from oltr.cli._progress import add_progress_option, progress_enabled
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one stage (stage 1 or stage 2) from a config",
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument("--compile", action="store_true", help="torch.compile the training task")
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_config(args.config, overrides_from_args(args))
-        run_dir = train(cfg, args.output, resume=args.resume, progress=not args.no_progress, device=args.device)
+        run_dir = train(cfg, args.output, resume=args.resume, progress=progress_enabled(args.progress), device=args.device)
     # bad input data (missing list or image, malformed list line, weights that do not fit): the message
     # names the file, line or keys; a traceback would only hide it
     except (ConfigError, RunDirError, StageHandoffError, NonFiniteLossError, FileNotFoundError, ListFormatError,

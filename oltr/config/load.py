@@ -28,7 +28,8 @@ from typing import Any, Iterable, Literal, Union
 import yaml
 
 from oltr.config.checks import check_schedule, check_values
-from oltr.config.schema import LossConfig, RunConfig
+from oltr.config.resolve import as_float_if_scientific, resolved_loss_params
+from oltr.config.schema import REQUIRED_KEYS, LossConfig, RunConfig
 
 PATH_KEYS = ("data.root", "data.lists", "data.open_root", "model.weights", "init_from")
 # fields that describe the machine, not the experiment: left out of the hash
@@ -94,6 +95,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
             return value
         raise bad
     if tp is float:
+        value = as_float_if_scientific(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise bad
@@ -143,7 +145,8 @@ def _build(cls: type, raw: dict, prefix: str, source: str) -> Any:
             if not isinstance(k, str):
                 raise ConfigError(source, f"{prefix}.{k}", "loss parameter names must be strings")
         name = _coerce(raw.get("name", LossConfig.name), str, f"{prefix}.name", source)
-        return LossConfig(name=name, params=copy.deepcopy(params))
+        # the loss's own defaults are filled in: equal losses hash, hand off and aggregate as equal
+        return LossConfig(name=name, params=resolved_loss_params(name, copy.deepcopy(params)))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -185,6 +188,16 @@ def _check(cfg: RunConfig, source: str) -> None:
     if cfg.data.num_workers < 0:
         raise ConfigError(source, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
     check_values(cfg, lambda key, message: ConfigError(source, key, message))
+
+
+def _check_required(raw: dict, source: str) -> None:
+    for dotted in REQUIRED_KEYS:
+        node: Any = raw
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node in (None, ""):
+            raise ConfigError(source, dotted, "required key is missing (there is no default dataset): "
+                              f"set it in the config or with --set {dotted}=...")
 
 
 def _get(cfg: Any, dotted: str) -> Any:
@@ -258,6 +271,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (), *, check
         raw = apply_override(raw, text)
         source_last = f"--set {text}"
         cfg = from_dict(raw, source_last)
+    _check_required(raw, source)
     cfg = resolve_paths(cfg)
     if check_loss:
         validate_loss(cfg, source if not overrides else f"{source} (with --set overrides)")
@@ -302,6 +316,13 @@ def validate_loss(cfg: RunConfig, source: str) -> None:
         losses.loss_info(cfg.loss.name)
     except ValueError as e:
         raise ConfigError(source, "loss.name", str(e)) from None
+    valid = losses.loss_params(cfg.loss.name)
+    for param in cfg.loss.params:
+        if param not in valid:
+            close = difflib.get_close_matches(param, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(source, f"loss.{param}", f"unknown parameter of loss {cfg.loss.name!r}{hint}; "
+                              f"valid: {', '.join(valid)}")
     k = cfg.data.num_classes or 10
     counts = np.linspace(100, 5, k).round().astype(np.int64)
     try:

@@ -12,6 +12,9 @@ from typing import Any, Literal, Optional
 
 AmpMode = Literal["bf16", "fp16"]
 
+#: keys every config must set (no dataset is assumed: a config for another dataset must say which)
+REQUIRED_KEYS = ("data.name", "data.root")
+
 
 @dataclass
 class DataConfig:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from oltr.config import RunConfig, loss_kwargs
+from oltr.data.checks import CheckedCollate
 from oltr.engine.distributed import DistEnv, ShardSampler, barrier
 from oltr.engine.tasks import Stage1Task, Stage2Task
 
@@ -50,14 +51,24 @@ def prepare_data(cfg: RunConfig, env: DistEnv) -> None:
 
 def build_dataset(cfg: RunConfig, split: str, *, train_transform: bool = False, num_classes: int | None = None):
     """``ImageListDataset`` of ``split`` with the train (augmenting) or eval transform of the preset."""
-    from oltr.data import ImageListDataset, build_transform
+    from oltr.data import ImageListDataset, build_transform, read_list
 
     path = list_path(cfg, split)
     if not path.is_file():
         hint = f" (data.prepare={cfg.data.prepare!r} creates it)" if cfg.data.prepare else ""
         raise FileNotFoundError(f"{split} list not found: {path}{hint}")
+    from oltr.data import checks
+
     root = cfg.data.open_root or cfg.data.root if split == "open" else cfg.data.root
     transform = build_transform(cfg.data.preset, train_transform and cfg.data.augment, cfg.data.image_size)
+    paths, labels = read_list(path, None if split == "open" else num_classes)
+    checks.check_not_empty(path, len(paths), split)
+    if split == "open":
+        same_root = Path(root).resolve() == Path(cfg.data.root).resolve()  # else equal names are other files
+        known = checks.known_paths({s: list_path(cfg, s) for s in ("train", "val", "test")}) if same_root else {}
+        checks.check_open_list(path, paths, labels, known)
+    else:
+        checks.check_known_labels(path, labels, split)
     return ImageListDataset(root, path, transform, num_classes=None if split == "open" else num_classes,
                             skip_bad=cfg.data.skip_bad, cache=cfg.data.cache)
 
@@ -92,10 +103,15 @@ def build_train_data(cfg: RunConfig, env: DistEnv) -> TrainData:
     """Train loader: instance or class-aware sampler sharded over ranks; ``floor(N / batch)`` steps per
     epoch for both samplers (the reference's rule)."""
     from oltr.data import ClassAwareSampler, InstanceSampler, class_counts
+    from oltr.data.checks import missing_classes_message
 
     dataset = build_dataset(cfg, "train", train_transform=True, num_classes=cfg.data.num_classes)
     labels = np.asarray(dataset.labels)
     k = cfg.data.num_classes or int(labels.max()) + 1
+    counts = class_counts(labels, k)
+    report = missing_classes_message(dataset.list_file, counts, cfg.data.num_classes)
+    if report:
+        log.warning("%s", report)
     steps = len(dataset) // cfg.data.batch_size
     if steps < 1:
         raise ValueError(f"{len(dataset)} training images are fewer than one batch of {cfg.data.batch_size}")
@@ -111,8 +127,9 @@ def build_train_data(cfg: RunConfig, env: DistEnv) -> TrainData:
         dataset, batch_size=per_rank_batch(cfg.data.batch_size, env), sampler=sampler,
         num_workers=cfg.data.num_workers, pin_memory=env.device.type == "cuda", drop_last=True,
         worker_init_fn=_worker_init, generator=generator, persistent_workers=False,
+        collate_fn=CheckedCollate(dataset.paths, dataset.list_file),
     )
-    return TrainData(dataset, sampler, loader, generator, steps, k, class_counts(labels, k))
+    return TrainData(dataset, sampler, loader, generator, steps, k, counts)
 
 
 def eval_loader(cfg: RunConfig, dataset, env: DistEnv) -> torch.utils.data.DataLoader:
@@ -121,6 +138,7 @@ def eval_loader(cfg: RunConfig, dataset, env: DistEnv) -> torch.utils.data.DataL
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch, sampler=ShardSampler(len(dataset), env), num_workers=cfg.data.num_workers,
         pin_memory=env.device.type == "cuda", worker_init_fn=_worker_init,
+        collate_fn=CheckedCollate(dataset.paths, dataset.list_file),
     )
 
 

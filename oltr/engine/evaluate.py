@@ -1,24 +1,27 @@
 """``evaluate_run``: score a finished run's ``best.pt`` on a split, once, and keep the logits.
 
-Writes ``logits_<split>.npz`` (``logits``, ``labels``, and ``open_logits`` when open-set) so that
-thresholds and shot rules can be re-scored without the model (``from_logits=True``), and
-``eval_<split>.json`` with the metrics, the rules, the threshold, the checkpoint and the config hash.
+Writes ``logits_<split>.npz`` (``logits``, ``labels``, and ``open_logits`` when open-set, stamped
+with the config hash and the lists' checksums, :mod:`oltr.engine.logits`) so that thresholds and shot
+rules can be re-scored without the model (``from_logits=True``), and ``eval_<split>.json`` with the
+metrics, the rules, the threshold, the checkpoint, the config hash and whether the run was finished
+(``complete``; an unfinished run is scored, said so, and left out of leaderboards by default).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from oltr.config import config_hash, load_config
 from oltr.engine import build
-from oltr.engine.checkpoint import load_checkpoint
+from oltr.engine.checkpoint import is_complete, load_checkpoint, writing
 from oltr.engine.distributed import init_distributed
+from oltr.engine.lock import run_lock
+from oltr.engine.logits import load_logits, save_logits
 from oltr.engine.loop import amp_tools, compute_logits
 
 log = logging.getLogger("oltr.engine")
@@ -48,7 +51,7 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     Returns:
         The dict written to ``eval_<split>.json``.
     """
-    from oltr.evaluation import evaluate_logits, to_jsonable
+    from oltr.evaluation import to_jsonable
 
     run_dir = Path(run_dir)
     if split not in ("val", "test"):
@@ -71,26 +74,54 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     threshold = cfg.open_threshold if threshold is None else threshold
     if threshold_from == "val" and split != "val" and not (run_dir / "logits_val.npz").is_file() and not from_logits:
         evaluate_run(run_dir, "val", open_set=False, rule=rule, fp_rule=fp_rule, progress=progress, device=device)
-    ckpt_path = run_dir / "best.pt"
-    npz_path = run_dir / f"logits_{split}.npz"
     env = init_distributed(device)
+    chash = config_hash(cfg)
+    complete = is_complete(run_dir)
+    epochs_done = _epochs_done(run_dir)
+    if not complete:
+        log.warning("%s is unfinished (%d of %d epochs): scoring its best.pt so far; leaderboards leave it out "
+                    "unless asked (--include-unfinished)", run_dir, epochs_done, cfg.epochs)
+    with run_lock(run_dir) if env.primary else contextlib.nullcontext():  # not while a training writes it
+        result = _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_given, rule, fp_rule,
+                           from_logits, progress, score, score_params, threshold_from, tpr, sweep)
+        result.update(complete=complete, epochs_done=epochs_done, epochs=cfg.epochs)
+        result = to_jsonable(result)
+        if env.primary:
+            out = run_dir / f"eval_{split}.json"
+            tmp = out.with_name(f".{out.name}.tmp")
+            with writing(out):
+                tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+                os.replace(tmp, out)
+    return result
 
-    from oltr.data import class_counts, read_list
+
+def _epochs_done(run_dir: Path) -> int:
+    path = run_dir / "metrics.jsonl"
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+
+
+def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_given, rule, fp_rule, from_logits,
+              progress, score, score_params, threshold_from, tpr, sweep) -> dict:
+    from oltr.data import class_counts, read_list, sha256_file
+    from oltr.evaluation import evaluate_logits
 
     _, train_labels = read_list(build.list_path(cfg, "train"), cfg.data.num_classes)
     k = cfg.data.num_classes or int(train_labels.max()) + 1
     train_counts = class_counts(train_labels, k)
 
+    ckpt_path = run_dir / "best.pt"
+    npz_path = run_dir / f"logits_{split}.npz"
+    list_sha = sha256_file(build.list_path(cfg, split)) if build.list_path(cfg, split).is_file() else None
+    open_list = build.list_path(cfg, "open")
+    open_sha = sha256_file(open_list) if open_set and open_list.is_file() else None
     if from_logits:
-        if not npz_path.is_file():
-            raise FileNotFoundError(f"{npz_path} not found: run `oltr eval` without --from-logits first")
-        with np.load(npz_path) as z:
-            logits, labels = z["logits"], z["labels"]
-            open_logits = z["open_logits"] if "open_logits" in z.files else None
+        z = load_logits(npz_path, config_hash=chash, list_sha256=list_sha, open_list_sha256=open_sha)
+        logits, labels, open_logits = z["logits"], z["labels"], z.get("open_logits")
         if open_set and open_logits is None:
             raise ValueError(f"{npz_path} holds no open_logits: evaluate with --open (without --from-logits) first")
     else:
-        ckpt = load_checkpoint(ckpt_path)
+        ckpt = load_checkpoint(ckpt_path, required=("model",),
+                               advice="train the run again (oltr train --resume cannot repair best.pt)")
         task = build.build_task(cfg, k, train_counts).to(env.device)
         build.load_split_state(task, ckpt["model"])
         autocast, _ = amp_tools(cfg.amp, env.device)
@@ -110,9 +141,8 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
             arrays = {"logits": logits, "labels": labels}
             if open_logits is not None:
                 arrays["open_logits"] = open_logits
-            tmp = npz_path.with_name(f".{npz_path.stem}.tmp.npz")
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, npz_path)
+            save_logits(npz_path, arrays, config_hash=chash, list_sha256=list_sha,
+                        open_list_sha256=open_sha if open_logits is not None else None)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
@@ -126,16 +156,9 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
                                 threshold_given=threshold_given, threshold_from=threshold_from, tpr=tpr,
                                 sweep=sweep, rule=rule, fp_rule=fp_rule)
         threshold = metrics["threshold_selection"]["value"]
-    result = {
-        "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": config_hash(cfg), "rule": rule,
+    return {
+        "split": split, "checkpoint": str(ckpt_path.resolve()), "config_hash": chash, "rule": rule,
         "threshold": threshold, "fp_rule": fp_rule,
         **metrics, "train_counts": train_counts,
         "dataset": cfg.data.name, "loss": cfg.loss.name, "stage": cfg.stage, "seed": cfg.seed,
     }
-    result = to_jsonable(result)
-    if env.primary:
-        out = run_dir / f"eval_{split}.json"
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, out)
-    return result

@@ -17,6 +17,7 @@ picked up a CE-trained stage 1). Here:
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -74,7 +75,8 @@ def init_from_stage1(task, cfg: RunConfig, stage1_dir: Path) -> dict:
     """Load stage-1 ``best.pt`` into a stage-2 task; return a summary for the log."""
     from oltr.models import load_weights
 
-    ckpt = load_checkpoint(stage1_dir / "best.pt")
+    ckpt = load_checkpoint(stage1_dir / "best.pt", required=("model",),
+                           advice="train that stage-1 run again, or set init_from to another stage-1 run")
     report = load_weights(task.feature_model, ckpt["model"]["feature_model"], new_keys=tuple(cfg.model.new_keys))
     task.classifier.init_hallucinator_from(ckpt["model"]["classifier"])
     return {"stage1": str(stage1_dir), "stage1_epoch": ckpt.get("epoch"), "stage1_best": ckpt.get("best_metric"),
@@ -101,7 +103,11 @@ def init_centroids_pass(task, loader, device: torch.device, num_classes: int, *,
                 feature, _ = task.feature_model(images)
             yield feature.float(), labels.to(device)
 
-    centroids = init_centroids(features(), num_classes, task.feature_model.feat_dim, device=device)
+    with warnings.catch_warnings(record=True) as caught:  # e.g. classes without images: a log line, not a raw warning
+        warnings.simplefilter("always")
+        centroids = init_centroids(features(), num_classes, task.feature_model.feat_dim, device=device)
+    for w in caught:
+        log.warning("centroids: %s", w.message)
     task.train(was)
     task.classifier.set_centroids(centroids.to(task.classifier.centroids.device))
     return centroids

@@ -21,11 +21,12 @@ from oltr.engine.distributed import DistEnv, all_reduce_max, all_reduce_sum, gat
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; ``epoch`` and ``step`` are 0-based."""
+    """The training loss became NaN or infinite; the attributes ``epoch`` and ``step`` are 0-based, the
+    message counts from 1 like the log and ``metrics.jsonl``."""
 
     def __init__(self, epoch: int, step: int, detail: str = "") -> None:
         self.epoch, self.step = epoch, step
-        super().__init__(f"non-finite loss at epoch {epoch}, step {step} (0-based){detail}")
+        super().__init__(f"non-finite loss in epoch {epoch + 1}, step {step + 1}{detail}")
 
 
 class NoScaler:
@@ -116,7 +117,7 @@ def train_one_epoch(
     model.train()
     sums: dict[str, torch.Tensor] = {}
     first_bad = torch.full((), -1, dtype=torch.int64, device=device)
-    bar = tqdm(total=steps, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, disable=not (progress and env.primary))
+    bar = tqdm(total=steps, desc=f"epoch {epoch + 1}", leave=False, dynamic_ncols=True, disable=not (progress and env.primary))
     per_iteration = criterion is not None and getattr(criterion, "per_iteration", False)
     step = -1
     for step, (images, labels, _) in zip(range(steps), loader):
@@ -144,7 +145,7 @@ def train_one_epoch(
         bar.update(1)
     bar.close()
     if step + 1 < steps:
-        raise RuntimeError(f"the training loader ran dry after {step + 1} of {steps} steps (epoch {epoch})")
+        raise RuntimeError(f"the training loader ran dry after {step + 1} of {steps} steps (epoch {epoch + 1})")
     _check_finite(first_bad, epoch, env)
     keys = sorted(sums)
     stacked = all_reduce_sum(torch.stack([sums[k] for k in keys]), env) / (steps * env.world_size)

@@ -4,6 +4,10 @@ distributed init -> run directory (fresh / resume / already complete) -> data ->
 hand-off) -> optimizer + StepLR + scaler -> resume or centroid init -> DDP -> epochs (train, val,
 checkpoint, metrics line) -> ``complete.json``.
 
+Epochs are counted from 1 everywhere a user reads them (log, progress bars, ``metrics.jsonl``,
+checkpoints' ``epoch`` = epochs completed, ``complete.json``). The run directory is locked
+(:mod:`oltr.engine.lock`) for the whole run.
+
 Run directory layout: ``config.yaml`` (resolved config), ``metrics.jsonl`` (one line per epoch),
 ``last.pt`` (every epoch, atomic), ``best.pt`` (best val top-1; the meta-embedding centroids are in
 its classifier state), ``train.log``, ``complete.json`` (written last).
@@ -12,6 +16,7 @@ its classifier state), ``train.log``, ``complete.json`` (written last).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -25,9 +30,10 @@ import torch
 from oltr.config import RunConfig, config_hash, dump_config, load_config, to_dict
 from oltr.engine import build
 from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything,
-                                    write_json_atomic)
+                                    write_json_atomic, writing)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
+from oltr.engine.lock import run_lock
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
 from oltr.engine.tasks import loss_xi
 from oltr.losses import loss_info
@@ -129,8 +135,9 @@ def _truncate_metrics(path: Path, epochs_done: int) -> None:
     """Keep the metric lines of the first ``epochs_done`` epochs (a kill may leave one more line)."""
     if not path.is_file():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] < epochs_done]
-    path.write_text("".join(ln + "\n" for ln in lines))
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= epochs_done]
+    with writing(path):
+        path.write_text("".join(ln + "\n" for ln in lines))
 
 
 def _val_metrics(logits: np.ndarray, labels: np.ndarray, train_counts: np.ndarray, rule: str) -> dict:
@@ -165,31 +172,48 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
     env = init_distributed(device)
     run_dir = Path(output_dir) if output_dir is not None else default_run_dir(cfg)
     chash = config_hash(cfg)
-    state = None
-    if env.primary:
-        try:
-            state = _run_dir_state(run_dir, cfg, chash, resume)
-        except RunDirError as e:
-            state = e
-    state = broadcast_object(state, env)  # every rank raises together instead of hanging
-    if isinstance(state, Exception):
-        raise state
-    if state == "complete":
-        return run_dir
-    if env.primary:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if state == "fresh":
-            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt"):
+    with contextlib.ExitStack() as stack:
+        state = None
+        if env.primary:
+            try:  # the lock first: a second process must not even read a half-written config.yaml
+                stack.enter_context(run_lock(run_dir))
+                state = _run_dir_state(run_dir, cfg, chash, resume)
+            except (RunDirError, OSError, RuntimeError) as e:
+                state = e
+        state = broadcast_object(state, env)  # every rank raises together instead of hanging
+        if isinstance(state, Exception):
+            raise state
+        if state == "complete":
+            return run_dir
+        if env.primary:  # temp files of a write a kill interrupted (we hold the lock: no one else is writing)
+            for tmp in [*run_dir.glob(".*.tmp"), *run_dir.glob(".*.tmp.npz")]:
+                tmp.unlink(missing_ok=True)
+        if env.primary and state == "fresh":
+            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt", COMPLETE):
                 (run_dir / stale).unlink(missing_ok=True)
-            dump_config(cfg, run_dir / "config.yaml")
-    barrier(env)
-    with _logging_to(run_dir, env):
-        try:
-            _train(cfg, run_dir, chash, state == "resume", env, progress, stop_after_epoch)
-        except NonFiniteLossError as e:
-            log.error("%s; stopping. The last good checkpoint is %s", e, run_dir / "last.pt")
-            raise
+            with writing(run_dir / "config.yaml"):
+                dump_config(_provenance(cfg, run_dir), run_dir / "config.yaml")
+        barrier(env)
+        with _logging_to(run_dir, env):
+            try:
+                _train(cfg, run_dir, chash, state == "resume", env, progress, stop_after_epoch)
+            except NonFiniteLossError as e:
+                last = run_dir / "last.pt"
+                kept = (f"the last good checkpoint is {last}" if last.is_file() else
+                        "no checkpoint was written (it happened in the first epoch): lower the learning rate "
+                        "and start again")
+                log.error("%s; stopping: %s", e, kept)
+                e.args = (f"{e.args[0]}; {kept}",)
+                raise
     return run_dir
+
+
+def _provenance(cfg: RunConfig, run_dir: Path) -> RunConfig:
+    """The config as written to ``config.yaml``: stage 2 names the stage-1 run it actually loads."""
+    if cfg.stage == 2 and not cfg.init_from:
+        stage1_dir, _ = resolve_init_from(cfg, run_dir)
+        return dataclasses.replace(cfg, init_from=str(stage1_dir))
+    return cfg
 
 
 def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv, progress: bool,
@@ -215,16 +239,21 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
 
     start_epoch, best, best_epoch = 0, -1.0, -1
     if resume:
-        ckpt = load_checkpoint(run_dir / "last.pt")
+        last = run_dir / "last.pt"
+        ckpt = load_checkpoint(last, required=("model", "optimizer", "scheduler", "epoch", "config_hash"),
+                               advice=f"delete {last} to restart this run from epoch 1 "
+                               "(with --resume), or restore the file")
         if ckpt["config_hash"] != chash:
-            raise RuntimeError(f"{run_dir / 'last.pt'} was written by another config")
+            raise RunDirError(f"{last} was written by another config (or by an oltr version that counted epochs "
+                              "from 0 and hashed configs without the loss defaults): it cannot be resumed; start "
+                              "the run afresh with another --output")
         build.load_split_state(task, ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         # No RNG or sampler state to restore: every epoch reseeds all of them from (seed, epoch, rank)
         # (_reseed_epoch, sampler.set_epoch). Older checkpoints still carry "rng"/"sampler"; they are ignored.
-        start_epoch, best, best_epoch = ckpt["epoch"] + 1, ckpt["best_metric"], ckpt["best_epoch"]
+        start_epoch, best, best_epoch = ckpt["epoch"], ckpt["best_metric"], ckpt["best_epoch"]
         log.info("resumed from %s after epoch %d (best val top-1 %.4f at epoch %d)", run_dir / "last.pt",
                  ckpt["epoch"], best, best_epoch)
         if env.primary:
@@ -272,9 +301,9 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         top1 = val["val_overall"] if val["val_overall"] is not None else 0.0
         improved = top1 > best
         if improved:
-            best, best_epoch = top1, epoch
+            best, best_epoch = top1, epoch + 1
         t_epoch = time.perf_counter() - t0
-        record = {"epoch": epoch, "stage": cfg.stage, **{k: round(v, 6) for k, v in losses.items()},
+        record = {"epoch": epoch + 1, "stage": cfg.stage, **{k: round(v, 6) for k, v in losses.items()},
                   "xi": xi, "lr": lrs, **val, "best_overall": best, "best_epoch": best_epoch,
                   "time": {"train_s": round(t_train, 3), "val_s": round(t_epoch - t_train, 3),
                            "epoch_s": round(t_epoch, 3),
@@ -282,13 +311,13 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         if env.primary:
             model_state = build.split_state(task)
             ckpt = {"model": model_state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "epoch": epoch, "best_metric": best, "best_epoch": best_epoch,
+                    "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_metric": best, "best_epoch": best_epoch,
                     "config_hash": chash,
                     "config": to_dict(cfg), "stage": cfg.stage}
-            with (run_dir / "metrics.jsonl").open("a") as f:
+            with writing(run_dir / "metrics.jsonl"), (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
             if improved:
-                save_atomic({"model": model_state, "epoch": epoch, "best_metric": best, "config_hash": chash,
+                save_atomic({"model": model_state, "epoch": epoch + 1, "best_metric": best, "config_hash": chash,
                              "config": to_dict(cfg), "stage": cfg.stage}, run_dir / "best.pt")
             save_atomic(ckpt, run_dir / "last.pt")
         barrier(env)
@@ -298,7 +327,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                  cfg.epochs, parts, xi_text, top1, best, best_epoch, "/".join(f"{v:.3g}" for v in lrs.values()),
                  t_epoch, record["time"]["images_per_s"])
         if stop_after_epoch is not None and epoch >= stop_after_epoch and epoch + 1 < cfg.epochs:
-            log.info("stopping after epoch %d (stop_after_epoch)", epoch)
+            log.info("stopping after epoch %d (stop_after_epoch)", epoch + 1)
             return
     if env.primary:
         write_json_atomic({"epochs": cfg.epochs, "best_overall": best, "best_epoch": best_epoch,

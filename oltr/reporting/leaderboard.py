@@ -17,6 +17,7 @@ import pandas as pd
 
 from oltr.evaluation.open_set import FP_RULES
 from oltr.evaluation.shots import RULES
+from oltr.reporting.comparable import differing_keys, label
 from oltr.reporting.published import load_published
 from oltr.reporting.runs import collect_runs
 
@@ -126,20 +127,25 @@ def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
 
 def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
     records = []
-    for (dataset, stage, loss), grp in runs.groupby(["dataset", "stage", "loss"], sort=False):
-        if grp["loss_params"].nunique() > 1:
-            warnings.warn(
-                f"{dataset} stage {stage} loss {loss!r}: runs with different loss parameters "
-                f"({sorted(grp['loss_params'].unique())}) are aggregated into one row",
-                stacklevel=3,
-            )
+    if "experiment" not in runs:
+        runs = runs.assign(experiment=runs["loss_params"])
+    # seeds are averaged only within one experiment (equal configs apart from the seed, see
+    # oltr.reporting.comparable); several experiments of one loss get one row each, labelled by what differs
+    labels: dict[tuple, str] = {}
+    for (dataset, stage, loss), same_loss in runs.groupby(["dataset", "stage", "loss"], sort=False):
+        keys = list(dict.fromkeys(same_loss["experiment"]))
+        if len(keys) > 1:
+            differing = differing_keys(keys) if all(k.startswith("{") for k in keys) else []
+            for key in keys:
+                labels[(dataset, stage, loss, key)] = f"{loss} ({label(key, differing) if differing else key})"
+    for (dataset, stage, loss, key), grp in runs.groupby(["dataset", "stage", "loss", "experiment"], sort=False):
         seeds = grp["seed"].tolist()
         if len(set(map(str, seeds))) < len(seeds):
             warnings.warn(f"{dataset} stage {stage} loss {loss!r}: repeated seeds {seeds}", stacklevel=3)
         rec: dict[str, Any] = {
             "dataset": dataset,
             "stage": int(stage),
-            "method": loss,
+            "method": labels.get((dataset, stage, loss, key), loss),
             "published": False,
             "n_seeds": len(grp),
             "seeds": " ".join(str(s) for s in sorted(seeds, key=str)),
@@ -506,7 +512,7 @@ def write_leaderboard(
             path = out_dir / f"{stem}{SUFFIX[fmt]}"
             path.write_text(render(extra, fmt))
             paths[f"{stem}_{fmt}"] = path
-    per_run = runs.drop(columns=["per_class", "train_counts"])
+    per_run = runs.drop(columns=["per_class", "train_counts", "experiment"], errors="ignore")
     per_run.to_csv(out_dir / "runs.csv", index=False, float_format="%.6g")
     paths["runs"] = out_dir / "runs.csv"
     if plots:

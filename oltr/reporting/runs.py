@@ -19,6 +19,7 @@ import yaml
 
 from oltr.evaluation import closed_set_metrics, open_set_metrics
 from oltr.evaluation.shots import get_rule
+from oltr.reporting.comparable import experiment_key
 
 EVAL_FILE = "eval_test.json"
 LOGITS_FILE = "logits_test.npz"
@@ -26,7 +27,8 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 
 #: Identity columns of a run row, before the metric columns.
-ID_COLUMNS = ("dataset", "stage", "loss", "seed", "name", "rule", "fp_rule", "threshold", "loss_params", "run_dir")
+ID_COLUMNS = ("dataset", "stage", "loss", "seed", "name", "rule", "fp_rule", "threshold", "loss_params", "run_dir",
+              "complete", "experiment")
 #: Metric columns always present (NaN where a run lacks them, e.g. no open-set evaluation).
 METRIC_COLUMNS = (
     *(f"closed_{k}" for k in ("overall", "many", "medium", "few", "group_mean", "macro_f1", "ece")),
@@ -98,16 +100,30 @@ def _rescore(run_dir: Path, ev: dict[str, Any], rule: str) -> tuple[dict[str, An
             f"{run_dir} was scored with rule {ev.get('rule')!r}; re-scoring under rule {rule!r} needs {path}, "
             f"which is missing (re-run `oltr eval`, or ask for --rule {ev.get('rule')})"
         )
+    from oltr.engine.logits import load_logits
+
     counts = np.asarray(ev["train_counts"])
-    with np.load(path) as npz:
-        closed = closed_set_metrics(npz["logits"], npz["labels"], counts, rule=rule)
-        opened = None
-        if ev.get("open_set") is not None and "open_logits" in npz.files:
-            opened = open_set_metrics(
-                npz["logits"], npz["labels"], npz["open_logits"], counts,
-                threshold=ev.get("threshold", 0.1), rule=rule, fp_rule=ev.get("fp_rule", "oltr"),
-            )
+    # the logits must be the ones eval_test.json was computed from (stamped files only)
+    npz = load_logits(path)
+    stamp = _stamp(path)
+    if stamp is not None and ev.get("config_hash") and stamp != ev["config_hash"]:
+        from oltr.engine.logits import LogitsFileError
+
+        raise LogitsFileError(f"{path} belongs to another config than {run_dir / EVAL_FILE} "
+                              f"({stamp[:12]} vs {ev['config_hash'][:12]}); re-run `oltr eval --run {run_dir} --open`")
+    closed = closed_set_metrics(npz["logits"], npz["labels"], counts, rule=rule)
+    opened = None
+    if ev.get("open_set") is not None and "open_logits" in npz:
+        opened = open_set_metrics(
+            npz["logits"], npz["labels"], npz["open_logits"], counts,
+            threshold=ev.get("threshold", 0.1), rule=rule, fp_rule=ev.get("fp_rule", "oltr"),
+        )
     return closed, opened
+
+
+def _stamp(path: Path) -> str | None:
+    with np.load(path, allow_pickle=False) as z:
+        return str(z["config_hash"]) if "config_hash" in z.files else None
 
 
 def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, Any]:
@@ -144,6 +160,9 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
         "threshold": ev.get("threshold") if opened is not None else None,
         "loss_params": json.dumps(loss_params, sort_keys=True, default=str),
         "run_dir": str(run_dir),
+        # finished when scored (eval_test.json says so); older files: the run directory now
+        "complete": bool(ev["complete"]) if "complete" in ev else _finished(run_dir),
+        "experiment": experiment_key(cfg),
     }
     row.update(_scalars(closed, "closed_"))
     row.update(_scalars(opened, "open_"))
@@ -152,13 +171,20 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
     return row
 
 
-def collect_runs(run_dirs: Iterable[str | Path] | str | Path, *, rule: str | None = "strict") -> pd.DataFrame:
+def _finished(run_dir: Path) -> bool:
+    return (run_dir / "complete.json").is_file() and (run_dir / "best.pt").is_file()
+
+
+def collect_runs(run_dirs: Iterable[str | Path] | str | Path, *, rule: str | None = "strict",
+                 include_unfinished: bool = False) -> pd.DataFrame:
     """Evaluated runs as a DataFrame with one row per run.
 
     Args:
         run_dirs: Run directories, or folders searched recursively for them (see :func:`find_run_dirs`).
         rule: Shot-group rule for every row (runs scored under another rule are re-scored from
             ``logits_test.npz``); ``None`` keeps each run's stored rule.
+        include_unfinished: keep runs that were scored before their training finished (left out,
+            with a warning naming them, by default).
 
     Returns:
         Columns :data:`ID_COLUMNS`, then ``closed_<metric>`` / ``open_<metric>`` (fractions, as the
@@ -168,8 +194,13 @@ def collect_runs(run_dirs: Iterable[str | Path] | str | Path, *, rule: str | Non
     if isinstance(run_dirs, (str, Path)):
         run_dirs = [run_dirs]
     rows = [load_run(d, rule=rule) for d in find_run_dirs(run_dirs)]
+    unfinished = [r["run_dir"] for r in rows if not r["complete"]]
+    if unfinished and not include_unfinished:
+        warnings.warn(f"{len(unfinished)} unfinished run(s) left out (scored before training ended; "
+                      f"--include-unfinished keeps them): {', '.join(unfinished)}", stacklevel=2)
+        rows = [r for r in rows if r["complete"]]
     if not rows:
-        raise FileNotFoundError("no evaluated runs found")
+        raise FileNotFoundError("no evaluated runs found" + (" (only unfinished ones)" if unfinished else ""))
     df = pd.DataFrame(rows)
     extra = sorted(c for c in df.columns if c.startswith(("closed_", "open_")) and c not in METRIC_COLUMNS)
     return df.reindex(columns=[*ID_COLUMNS, *METRIC_COLUMNS, *extra, "per_class", "train_counts"])

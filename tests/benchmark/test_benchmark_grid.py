@@ -78,10 +78,10 @@ def test_interrupted_grid_resumes_without_redoing_finished_runs(tmp_path, tiny_d
                   overrides=TINY_OVERRIDES, plots=False, log=lambda msg: None)
     real_train = bench._train_in_process
 
-    def crash_in_stage_2(config, overrides, run_dir):
+    def crash_in_stage_2(config, overrides, run_dir, *args):
         if Path(run_dir).name.startswith("stage_2"):
             raise KeyboardInterrupt("simulated interruption")
-        real_train(config, overrides, run_dir)
+        real_train(config, overrides, run_dir, *args)
 
     monkeypatch.setattr(bench, "_train_in_process", crash_in_stage_2)
     with pytest.raises(KeyboardInterrupt):
@@ -93,9 +93,9 @@ def test_interrupted_grid_resumes_without_redoing_finished_runs(tmp_path, tiny_d
 
     trained: list[str] = []
 
-    def record(config, overrides, run_dir):
+    def record(config, overrides, run_dir, *args):
         trained.append(Path(run_dir).name)
-        real_train(config, overrides, run_dir)
+        real_train(config, overrides, run_dir, *args)
 
     monkeypatch.setattr(bench, "_train_in_process", record)
     messages: list[str] = []
@@ -153,7 +153,7 @@ def test_finished_run_of_another_config_is_refused_not_silently_reused(tmp_path,
     bench.run_benchmark(suite, **kwargs)
 
     trained: list[str] = []
-    monkeypatch.setattr(bench, "_train_in_process", lambda config, overrides, run_dir: trained.append(run_dir))
+    monkeypatch.setattr(bench, "_train_in_process", lambda config, overrides, run_dir, *a: trained.append(run_dir))
     messages: list[str] = []
     bench.run_benchmark(suite, **{**kwargs, "log": messages.append})  # same config: skipped
     assert trained == [] and sum("complete, skipped" in m for m in messages) == 2

@@ -12,7 +12,12 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("[A-Z]*/*.yaml"))
 
 
-def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
+def write(tmp_path: Path, text: str, name: str = "cfg.yaml", dataset: bool = True) -> Path:
+    """``text`` as a config file; ``dataset`` adds the required ``data.name`` / ``data.root`` when absent."""
+    if dataset and "data:\n" in text:
+        text = text.replace("data:\n", "data:\n  name: Test_LT\n", 1)
+    elif dataset:
+        text = "data:\n  name: Test_LT\n  root: data/Test_LT\n" + text
     path = tmp_path / name
     path.write_text(text)
     return path
@@ -79,7 +84,8 @@ def test_overrides(tmp_path):
     path = write(tmp_path, "loss:\n  name: cfl\n  gamma_hc: 2\n")
     cfg = load_config(path, ["loss.gamma_hc=3", "optim.lr_features=0.05", "model.freeze=[backbone]", "amp=bf16"],
                       check_loss=False)
-    assert cfg.loss.name == "cfl" and cfg.loss.params == {"gamma_hc": 3}
+    assert cfg.loss.name == "cfl" and cfg.loss.params["gamma_hc"] == 3
+    assert cfg.loss.params["factor"] == 4.0  # the loss's own default, resolved into the config
     assert cfg.optim.lr_features == 0.05 and cfg.model.freeze == ["backbone"] and cfg.amp == "bf16"
 
 
@@ -148,5 +154,7 @@ def test_loss_validated_by_building(tmp_path):
         pytest.skip("loss registry not available")
     with pytest.raises(ConfigError, match="loss.name"):
         load_config(write(tmp_path, "loss:\n  name: no_such_loss\n"))
-    with pytest.raises(ConfigError, match=r"loss.*cannot build"):
+    with pytest.raises(ConfigError, match=r"loss.gamma_typo: unknown parameter of loss 'focal'"):
         load_config(write(tmp_path, "loss:\n  name: focal\n  gamma_typo: 2\n"))
+    with pytest.raises(ConfigError, match=r"loss.*cannot build"):  # a known parameter out of range
+        load_config(write(tmp_path, "loss:\n  name: focal\n  gamma: -1\n"))

@@ -75,7 +75,9 @@ def test_two_processes_match_one(tiny_root, tmp_path):
     shutil.move(run / "logits_test.npz", tmp_path / "one.npz")
     _oltr(["eval", "--run-dir", str(run), "--open", "--no-progress", "--device", "cpu"], 2)
     two = dict(np.load(run / "logits_test.npz"))
-    assert set(one) == set(two) == {"logits", "labels", "open_logits"}
+    stamps = {"config_hash", "list_sha256", "open_list_sha256"}  # provenance, oltr.engine.logits
+    assert set(one) == set(two) == {"logits", "labels", "open_logits"} | stamps
+    assert all(str(one[k]) == str(two[k]) for k in stamps)
     np.testing.assert_array_equal(one["labels"], two["labels"])
     np.testing.assert_allclose(one["logits"], two["logits"], atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(one["open_logits"], two["open_logits"], atol=1e-5, rtol=1e-5)

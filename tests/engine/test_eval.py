@@ -12,7 +12,8 @@ from oltr.cli import main
 from oltr.engine import evaluate_run, train
 
 KEYS = {"split", "checkpoint", "config_hash", "rule", "threshold", "fp_rule", "closed_set", "open_set",
-        "train_counts", "dataset", "loss", "stage", "seed", "score", "threshold_selection"}
+        "train_counts", "dataset", "loss", "stage", "seed", "score", "threshold_selection",
+        "complete", "epochs_done", "epochs"}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_cli_eval(stage2_run, capsys):
     assert main(["eval", "--run", str(stage2_run), "--open", "--no-progress"]) == 0
     assert main(["eval", "--run", str(stage2_run), "--open", "--from-logits", "--threshold", "0.5"]) == 0
     out = capsys.readouterr().out
-    assert "closed-set: overall" in out and "threshold 0.5" in out
+    assert "closed-set: overall" in out and "threshold 0.5" in out and "F-measure 0." in out
     assert json.loads((stage2_run / "eval_test.json").read_text())["threshold"] == 0.5
 
 

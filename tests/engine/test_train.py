@@ -24,7 +24,7 @@ def test_stage1_run_directory(stage1_ce):
     names = {p.name for p in stage1_ce.iterdir()}
     assert {"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "train.log", "complete.json"} <= names
     rows = read_metrics(stage1_ce, drop_time=False)
-    assert [r["epoch"] for r in rows] == [0, 1]
+    assert [r["epoch"] for r in rows] == [1, 2]  # counted from 1, as in the log
     assert set(rows[0]["lr"]) == {"features", "classifier"}
     assert rows[1]["lr"]["features"] == pytest.approx(0.005)  # StepLR(step 1, gamma 0.1) stepped per epoch
     assert {"loss", "loss_cls", "val_overall", "xi", "time"} <= set(rows[0])
@@ -93,7 +93,7 @@ def test_resume_equals_uninterrupted(tiny_root, stage1_ce, stage, tmp_path):
     full = train(cfg, tmp_path / "full", progress=False)
     cut = train(cfg, tmp_path / "cut", progress=False, stop_after_epoch=0)  # "killed" after epoch 0
     ckpt = load_checkpoint(cut / "last.pt")
-    assert not is_complete(cut) and ckpt["epoch"] == 0
+    assert not is_complete(cut) and ckpt["epoch"] == 1  # epochs completed
     # One resume mechanism: the per-epoch reseed. Checkpoints hold no RNG/sampler state, and the keys an
     # older checkpoint carries are ignored (garbage in them changes nothing).
     assert not {"rng", "sampler"} & set(ckpt)
@@ -150,12 +150,12 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_root, tmp_path
     steps = 90 // 16  # 5 steps per epoch
     monkeypatch.setattr(oltr.losses, "build_loss", lambda name, **kw: _NanAfter(steps + 2))
     run = tmp_path / "nan"
-    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 2") as err:
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 3") as err:
         train(tiny_cfg(tiny_root, 1, epochs=3), run, progress=False)
     assert (err.value.epoch, err.value.step) == (1, 2)
-    assert load_checkpoint(run / "last.pt")["epoch"] == 0 and not is_complete(run)
-    assert "non-finite loss at epoch 1, step 2" in (run / "train.log").read_text()
-    assert [r["epoch"] for r in read_metrics(run)] == [0]
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1 and not is_complete(run)
+    assert "non-finite loss in epoch 2, step 3" in (run / "train.log").read_text()
+    assert [r["epoch"] for r in read_metrics(run)] == [1]
 
 
 def test_stage2_needs_a_matching_stage1(tiny_root, stage1_ce, tmp_path):

@@ -37,6 +37,8 @@ def write_run(
     epochs: int = 4,
     loss_params: dict | None = None,
     save_logits: bool = True,
+    complete: bool = True,
+    config: dict | None = None,
 ) -> Path:
     """One evaluated run directory under ``root``."""
     run = root / f"{dataset}_s{stage}_{loss}_seed{seed}"
@@ -47,6 +49,7 @@ def write_run(
         "stage": stage,
         "data": {"name": dataset},
         "loss": {"name": loss, **(loss_params or {})},
+        **(config or {}),
     }
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     with open(run / "metrics.jsonl", "w") as fh:
@@ -67,6 +70,7 @@ def write_run(
         "split": "test", "checkpoint": str(run / "best.pt"), "config_hash": "abc123", "rule": rule,
         "threshold": 0.1, "fp_rule": "oltr", "closed_set": closed, "open_set": opened,
         "train_counts": TRAIN_COUNTS, "dataset": dataset, "loss": loss, "stage": stage, "seed": seed,
+        "complete": complete, "epochs_done": epochs if complete else epochs - 1, "epochs": epochs,
     }
     (run / "eval_test.json").write_text(json.dumps(to_jsonable(record), allow_nan=False))
     if save_logits:

@@ -40,11 +40,26 @@ def test_published_rows_for_present_datasets(tmp_path):
     assert leaderboard_table(collect_runs(tmp_path), published=False)["published"].sum() == 0
 
 
-def test_different_loss_params_warn(tmp_path):
+def test_runs_of_different_configs_are_separate_rows_labelled_by_what_differs(tmp_path):
+    # gamma 2 is focal's default: written out or omitted it is one experiment (seeds 0 and 1 aggregate)
     write_run(tmp_path, loss="focal", seed=0, loss_params={"gamma": 2})
-    write_run(tmp_path, loss="focal", seed=1, loss_params={"gamma": 3})
-    with pytest.warns(UserWarning, match="different loss parameters"):
-        leaderboard_table(collect_runs(tmp_path))
+    write_run(tmp_path, loss="focal", seed=1)
+    write_run(tmp_path, loss="focal", seed=2, loss_params={"gamma": 3})
+    write_run(tmp_path, loss="ce", seed=0, config={"epochs": 30})
+    write_run(tmp_path, loss="ce", seed=1, config={"epochs": 10})
+    table = leaderboard_table(collect_runs(tmp_path)).set_index("method")
+    assert sorted(table.index) == ["ce (epochs=10)", "ce (epochs=30)", "focal (loss.gamma=2)", "focal (loss.gamma=3)"]
+    assert table.loc["focal (loss.gamma=2)", "seeds"] == "0 1" and table.loc["focal (loss.gamma=3)", "n_seeds"] == 1
+    assert table.loc["ce (epochs=10)", "n_seeds"] == 1
+
+
+def test_unfinished_runs_are_left_out_unless_asked(tmp_path):
+    write_run(tmp_path, loss="ce", seed=0)
+    write_run(tmp_path, loss="ce", seed=1, complete=False)
+    with pytest.warns(UserWarning, match=r"1 unfinished run\(s\) left out .*seed1"):
+        runs = collect_runs(tmp_path)
+    assert list(runs["seed"]) == [0]
+    assert leaderboard_table(collect_runs(tmp_path, include_unfinished=True)).iloc[0]["n_seeds"] == 2
 
 
 def test_render_markdown(runs_root):
