@@ -15,8 +15,8 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
-    """Yields a fresh temporary path next to ``path`` (same suffix, so ``np.savez`` keeps it); on a clean exit
-    it replaces ``path`` (``fsync``: flushed to disk first), on an exception it is deleted.
+    """Yields a fresh temporary path next to ``path``; on a clean exit it replaces ``path`` (``fsync``: flushed
+    to disk first), on an exception it is deleted.
 
     Example:
         >>> import tempfile
@@ -28,7 +28,10 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Pat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    # Hidden and ending in .tmp (or .tmp.npz, which np.savez needs): a run directory's start removes such leftovers.
+    npz = path.suffix == ".npz"
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem if npz else path.name}.", suffix=".tmp.npz" if npz else ".tmp",
+                                dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
