@@ -165,11 +165,11 @@ def _check_finished_run(config: Path, overrides: list[str], run_dir: Path) -> No
     """Reuse a finished run only if it was trained with this cell's config, as ``oltr train --resume``
     does; a run of another config (other --set, --flavour or preset) raises ``RunDirError``."""
     from oltr.config import config_hash, load_config
-    from oltr.engine.run import RunDirError, _run_dir_state
+    from oltr.engine import RunDirError, run_dir_state
 
     cfg = load_config(config, overrides)
     try:
-        _run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
+        run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
     except RunDirError as e:
         raise RunDirError(f"{e} (for the benchmark: pass another --runs-dir, or remove the old run)") from None
 
