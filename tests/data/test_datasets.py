@@ -32,7 +32,7 @@ def test_decoding_matches_pil(image_folder):
 
     root, lst = image_folder
     a = ImageListDataset(root, lst)[0][0]
-    b = torch.from_numpy(np.asarray(Image.open(root / "cls0/img0.jpg").convert("RGB"))).permute(2, 0, 1)
+    b = torch.from_numpy(np.array(Image.open(root / "cls0/img0.jpg").convert("RGB"))).permute(2, 0, 1)
     assert (a.int() - b.int()).abs().max() <= 2  # libjpeg-turbo via torchvision vs. PIL: same decoder
 
 
