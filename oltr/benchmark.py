@@ -42,11 +42,17 @@ class Suite:
     name: str
     dataset: str
     stage_1: Path
-    stage_2: Path
+    stage_2: Path | None  # None: a stage-1-only suite
     losses: dict[str, dict[str, Any]]
     seeds: list[int] = field(default_factory=lambda: [0])
     data_root: str | None = None
     lists: str | None = None
+    # extra dotted overrides per preset (protocol presets), and what each expanded preset stands for
+    preset_overrides: dict[str, list[str]] = field(default_factory=dict)
+    sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    protocols: dict[str, dict[str, str]] = field(default_factory=dict)
+    # dotted overrides applied to every run of the suite (its recipe: epochs, width, ...)
+    overrides: list[str] = field(default_factory=list)
     # --flavour reference: label -> {"stage_1": loss section, "stage_2": loss section}, used as written
     reference_losses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -63,16 +69,30 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     if not path.is_file():
         raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
     raw = yaml.safe_load(path.read_text()) or {}
-    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "reference_losses"}
+    allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "reference_losses",
+               "sweeps", "protocols", "set"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
-    for key in ("dataset", "stage_1", "stage_2", "losses"):
+    for key in ("dataset", "stage_1", *(() if "sweeps" in raw else ("losses",))):
         if key not in raw:
             raise ValueError(f"{path}: missing key {key!r}")
-    losses = raw["losses"]
+    losses = raw.get("losses") or {}
     if not isinstance(losses, dict) or not all(isinstance(v, dict) and "name" in v for v in losses.values()):
         raise ValueError(f"{path}: 'losses' must map a label to a loss section with a 'name'")
+    from oltr.suite_grid import expand_protocols, expand_sweeps
+
+    preset_overrides: dict[str, list[str]] = {}
+    protocols: dict[str, dict[str, str]] = {}
+    if "protocols" in raw:
+        losses, preset_overrides, protocols = expand_protocols(raw["protocols"], losses, str(path))
+    sweeps: dict[str, dict[str, Any]] = {}
+    if "sweeps" in raw:
+        swept, sweeps = expand_sweeps(raw["sweeps"], str(path))
+        clash = set(swept) & set(losses)
+        if clash:
+            raise ValueError(f"{path}: sweep presets {sorted(clash)} clash with loss presets")
+        losses = {**losses, **swept}
     reference = raw.get("reference_losses") or {}
     if not isinstance(reference, dict):
         raise ValueError(f"{path}: 'reference_losses' must map a label to its stage_1 and stage_2 loss sections")
@@ -86,13 +106,27 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         name=path.stem,
         dataset=raw["dataset"],
         stage_1=config_path(raw["stage_1"]),
-        stage_2=config_path(raw["stage_2"]),
+        stage_2=config_path(raw["stage_2"]) if raw.get("stage_2") else None,
         losses=losses,
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),
         lists=raw.get("lists"),
+        preset_overrides=preset_overrides,
+        sweeps=sweeps,
+        protocols=protocols,
+        overrides=_suite_overrides(raw.get("set"), path),
         reference_losses=reference,
     )
+
+
+def _suite_overrides(sets: Any, path: Path) -> list[str]:
+    if sets is None:
+        return []
+    if not isinstance(sets, dict):
+        raise ValueError(f"{path}: 'set' must map dotted config keys to values, e.g. {{epochs: 4}}")
+    from oltr.suite_grid import override
+
+    return [override(k, v) for k, v in sets.items()]
 
 
 @dataclass(frozen=True)
@@ -118,7 +152,7 @@ def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_di
         GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
         for seed in seeds
         for loss in losses
-        for stage in (1, 2)
+        for stage in ((1, 2) if suite.stage_2 is not None else (1,))
     ]
 
 
@@ -141,7 +175,7 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
         out.append(f"data.lists={lists or suite.lists}")
     if cell.stage == 2:
         out.append(f"init_from={stage1_dir}")
-    return out + list(extra)
+    return out + suite.overrides + suite.preset_overrides.get(cell.loss, []) + list(extra)
 
 
 def _train_in_process(config: Path, overrides: list[str], run_dir: Path, progress: bool = True) -> None:
@@ -196,8 +230,13 @@ def run_benchmark(
     plots: bool = True,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    report_only: bool = False,
 ) -> dict[str, Path]:
-    """Run (or resume) the whole grid and write the leaderboard; returns the written files."""
+    """Run (or resume) the whole grid and write the leaderboard; returns the written files.
+
+    ``report_only``: train nothing; write the tables from the grid's finished, evaluated runs and list
+    the missing ones in ``grid.json`` (a partial grid's report, or re-rendering after a format change).
+    """
     from oltr.engine import evaluate_run, is_complete
     from oltr.reporting import write_leaderboard
 
@@ -210,9 +249,19 @@ def run_benchmark(
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x 2 stages "
+    n_stages = 2 if suite.stage_2 is not None else 1
+    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x {n_stages} stage(s) "
         f"= {len(grid)} runs -> {runs_dir}")
-    for k, cell in enumerate(grid, 1):
+    missing: list[str] = []
+    if report_only:
+        missing = [str(c.run_dir) for c in grid if not (is_complete(c.run_dir) and _eval_is_current(c.run_dir))]
+        grid = [c for c in grid if str(c.run_dir) not in set(missing)]
+        log(f"oltr benchmark: report only: {len(grid)} finished runs, {len(missing)} missing")
+        if not grid:
+            from oltr.engine.run import RunDirError
+
+            raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
+    for k, cell in enumerate([] if report_only else grid, 1):
         tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
         stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
         config = suite.stage_1 if cell.stage == 1 else suite.stage_2
@@ -233,8 +282,14 @@ def run_benchmark(
         timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
         log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
 
-    written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
-                                rule=rule, plots=plots)
+    from oltr.reporting.suite_reports import write_suite_reports
+
+    if suite.sweeps and set(losses) <= set(suite.sweeps):
+        written = {}  # one leaderboard row per loss would merge the sweep points: the sweep report replaces it
+    else:
+        written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
+                                    rule=rule, plots=plots)
+    written.update(write_suite_reports(suite, grid, out_dir, rule=rule, plots=plots))
     summary = {
         "suite": suite.name,
         "dataset": suite.dataset,
@@ -244,6 +299,7 @@ def run_benchmark(
         "seeds": seeds,
         "rule": rule,
         "runs": [str(c.run_dir) for c in grid],
+        **({"missing_runs": missing} if report_only else {}),
         "seconds_this_invocation": round(time.perf_counter() - start, 1),
         "seconds_per_run_this_invocation": timings,
     }

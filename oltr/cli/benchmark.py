@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from oltr.benchmark import available_suites, load_suite, run_benchmark
 from oltr.cli._progress import add_progress_option, progress_enabled
 
 
 def _csv(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
+    # commas inside brackets belong to a sweep preset's name: cfl[gamma_hc=2,factor=4]
+    return [item.strip() for item in re.split(r",(?![^\[]*\])", text) if item.strip()]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--torchrun-args", default="", help="extra torchrun arguments, e.g. '--nnodes 2 ...'")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     add_progress_option(p)
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the tables from the finished runs, listing the missing ones in grid.json")
     p.set_defaults(func=run)
 
 
@@ -71,4 +75,5 @@ def _run(args: argparse.Namespace, suite) -> None:
         rule=args.rule,
         plots=not args.no_plots,
         progress=progress_enabled(args.progress),
+        report_only=args.report_only,
     )

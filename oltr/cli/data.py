@@ -44,11 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--rule", choices=("strict", "oltr", "both"), default="both", help="shot-group rule")
     s.set_defaults(func=run_stats)
 
-    r = cmds.add_parser("prepare", help="build a bundled dataset (fashion_mnist_lt)")
-    r.add_argument("name", choices=("fashion_mnist_lt",))
-    r.add_argument("--out", type=Path, default=Path("data/FashionMNIST_LT"), help="output folder")
+    from oltr.data.registry import DATASETS
+
+    r = cmds.add_parser("prepare", help="build a registered dataset from files you have (fashion_mnist_lt, cifar10_lt, ...)")
+    r.add_argument("name", choices=DATASETS.names(), help="registered dataset")
+    r.add_argument("--out", type=Path, default=None, help="output folder (default: data/<list prefix>)")
+    r.add_argument("--data-name", default=None, help="list prefix (data.name), e.g. CIFAR10_LT_IF50")
+    r.add_argument("--arg", dest="prepare_args", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="preparation arguments (data.prepare_args), e.g. imb_factor=50 profile=step")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--source", type=Path, help="folder with the Fashion-MNIST IDX files (default: Debian's)")
+    r.add_argument("--source", type=Path, help="folder with the source files (Fashion-MNIST IDX files, default "
+                   "Debian's; CIFAR: the folder holding cifar-10-batches-py/, default $OLTR_CIFAR)")
     r.add_argument("--download", action="store_true", help="download Fashion-MNIST if absent (needs network)")
     r.add_argument("--force", action="store_true", help="rebuild even if complete")
     r.set_defaults(func=run_prepare)
@@ -110,6 +116,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     entry = manifest["datasets"].get(args.dataset)
+    if entry is None and _registered_counts(args.dataset) is not None:  # iNaturalist: published list sizes
+        return _verify_counts(args)
     if entry is None:  # a user's own dataset: the lists' own consistency, no published checksums
         return _verify_user_lists(args, sorted(manifest["datasets"]))
     checks = verify_lists(args.dataset, args.lists, manifest)
@@ -199,6 +207,10 @@ def _verify_user_lists(args: argparse.Namespace, known: list[str]) -> int:
 def run_prepare(args: argparse.Namespace) -> int:
     from oltr.data import prepare_fashion_mnist_lt
 
+    if args.name != "fashion_mnist_lt":
+        return _run_prepare_registered(args)
+    args.out = args.out or Path("data/FashionMNIST_LT")
+
     start = time.perf_counter()
     try:
         out = prepare_fashion_mnist_lt(
@@ -213,3 +225,86 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"  {info['file']:<28} {info['lines']:>5} images  sha256 {info['sha256'][:16]}")
     print(f"  classes: {', '.join(meta['class_names'])}; open set: {', '.join(meta['held_out_classes'])}")
     return 0
+
+
+def _run_prepare_registered(args: argparse.Namespace) -> int:
+    import yaml
+
+    from oltr.data.registry import DATASETS, prepare_dataset
+
+    entry = DATASETS.get(args.name)
+    names = entry.meta.get("data_names")
+    data_name = args.data_name or (names[0] if names else None)
+    if data_name is None:
+        print(f"oltr data prepare: {args.name} needs --data-name (the list prefix, e.g. CIFAR10_LT_IF100)", file=sys.stderr)
+        return 2
+    kwargs = {}
+    for item in args.prepare_args:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"oltr data prepare: --arg {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 2
+        kwargs[key] = yaml.safe_load(value)
+    if args.source is not None:
+        kwargs["source"] = str(args.source)
+    out = args.out or Path("data") / data_name
+    start = time.perf_counter()
+    try:
+        prepare_dataset(args.name, out, data_name=data_name, **kwargs)
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        print(f"oltr data prepare: {err}", file=sys.stderr)
+        return 1
+    meta = json.loads((out / "meta.json").read_text())
+    print(f"{args.name} in {out} ({time.perf_counter() - start:.1f}s)")
+    for info in meta["lists"].values():
+        counts = info["class_counts"]
+        spread = f"; per class {max(counts)}..{min(counts)}" if counts else ""
+        print(f"  {info['file']:<36} {info['lines']:>6} images{spread}  sha256 {info['sha256'][:16]}")
+    return 0
+
+
+def _registered_counts(data_name: str) -> tuple[dict[str, int], int] | None:
+    """Expected list lengths and class count of a registered dataset without a manifest entry (iNaturalist)."""
+    from oltr.data.registry import DATASETS
+
+    for name in DATASETS.names():
+        meta = DATASETS.get(name).meta
+        if meta.get("counts") and data_name in (meta.get("data_names") or ()):
+            return meta["counts"], meta["num_classes"]
+    return None
+
+
+def _verify_counts(args: argparse.Namespace) -> int:
+    """Check user-supplied lists against the published sizes: lines per split, classes, images on disk."""
+    from oltr.data import ListFormatError, class_counts, read_list
+
+    counts, num_classes = _registered_counts(args.dataset)
+    ok = True
+    print(f"{args.dataset}: lists in {args.lists}")
+    train_labels = None
+    for split, expected in counts.items():
+        path = args.lists / f"{args.dataset}_{split}.txt"
+        try:
+            rels, labels = read_list(path, num_classes)
+        except (FileNotFoundError, ListFormatError) as err:
+            print(f"  {split:<5} FAIL     {err}")
+            ok = False
+            continue
+        good = len(rels) == expected
+        print(f"  {split:<5} {'OK' if good else 'FAIL':<8} {len(rels):,} lines (expected {expected:,}), "
+              f"{len(np.unique(labels)):,} classes ({path})")
+        ok &= good
+        if split == "train":
+            train_labels = labels
+            if len(np.unique(labels)) != num_classes:
+                print(f"  train    FAIL     {len(np.unique(labels)):,} classes present, expected {num_classes:,}")
+                ok = False
+        if args.root is not None:
+            missing = _check_images(args.root, rels, args.sample, args.seed, f"{split} images")
+            status = "OK" if not missing else f"{len(missing):,} MISSING (first: {args.root / missing[0]})"
+            print(f"  {split:<5} images: {status}")
+            ok &= not missing
+    if train_labels is not None:
+        print()
+        _print_stats(class_counts(train_labels, num_classes), ("strict", "oltr"), f"{args.dataset} train")
+    return 0 if ok else 1

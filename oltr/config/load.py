@@ -275,7 +275,42 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (), *, check
     cfg = resolve_paths(cfg)
     if check_loss:
         validate_loss(cfg, source if not overrides else f"{source} (with --set overrides)")
+    validate_prepare(cfg, source if not overrides else f"{source} (with --set overrides)")
     return cfg
+
+
+def validate_prepare(cfg: RunConfig, source: str) -> None:
+    """``data.prepare`` names a registered dataset that writes lists called ``data.name``, and
+    ``data.prepare_args`` are parameters of it: checked when the config loads, not at training time."""
+    if not cfg.data.prepare:
+        if cfg.data.prepare_args:
+            raise ConfigError(source, "data.prepare_args", "given without data.prepare")
+        return
+    import inspect
+
+    from oltr.data.registry import DATASETS
+
+    try:
+        entry = DATASETS.get(cfg.data.prepare)
+    except ValueError as e:
+        raise ConfigError(source, "data.prepare", str(e)) from None
+    names = entry.meta.get("data_names")
+    if names is not None and cfg.data.name not in names:
+        raise ConfigError(source, "data.name", f"{cfg.data.name!r} is not written by data.prepare={entry.name!r}; "
+                          f"it writes {', '.join(names)}")
+    target = entry.builder
+    params = inspect.signature(target).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = set(cfg.data.prepare_args) - set(params) - {"name"}
+        if unknown:
+            raise ConfigError(source, "data.prepare_args", f"unknown argument(s) {sorted(unknown)} of {entry.name!r}; "
+                              f"valid: {', '.join(p for p in params if p not in ('out_dir', 'name'))}")
+    else:
+        valid = entry.meta.get("args")
+        unknown = set(cfg.data.prepare_args) - set(valid or ())
+        if valid is not None and unknown:
+            raise ConfigError(source, "data.prepare_args", f"unknown argument(s) {sorted(unknown)} of {entry.name!r}; "
+                              f"valid: {', '.join(valid)}")
 
 
 def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunConfig:
@@ -343,6 +378,8 @@ def config_hash(cfg: RunConfig) -> str:
         for p in parents:
             node = node[p]
         node.pop(leaf, None)
+    if not d["data"].get("prepare_args"):  # added later: an empty one keeps the hashes of earlier runs
+        d["data"].pop("prepare_args", None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -30,8 +30,8 @@ class DataConfig:
     open_root: Optional[str] = None
     # number of known classes (default: max train label + 1)
     num_classes: Optional[int] = None
-    # transform recipe of oltr.data.build_transform
-    preset: Literal["imagenet", "small"] = "imagenet"
+    # transform recipe of oltr.data.build_transform (cifar: 32x32, crop with padding 4 + flip)
+    preset: Literal["imagenet", "small", "cifar"] = "imagenet"
     # crop size handed to the transform preset (default: the preset's own)
     image_size: Optional[int] = None
     # False trains on the eval transform (no random augmentation)
@@ -52,6 +52,8 @@ class DataConfig:
     skip_bad: bool = False
     # auto-prepare the dataset under ``root`` when its lists are missing (e.g. fashion_mnist_lt)
     prepare: Optional[str] = None
+    # keyword arguments of that preparation (oltr.data.DATASETS), e.g. {imb_factor: 100, source: ...}
+    prepare_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

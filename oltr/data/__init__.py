@@ -8,7 +8,9 @@ One module per concern:
 - ``transforms``: ``build_transform`` (``imagenet`` reference recipe, ``small`` 28x28 preset);
 - ``samplers``: ``InstanceSampler``, ``ClassAwareSampler`` (seeded, resumable, DDP-sharded);
 - ``fashion_mnist_lt``: ``prepare_fashion_mnist_lt`` (the bundled offline benchmark);
-- ``manifest``: facts about the official lists and ``verify_lists``.
+- ``manifest``: facts about the official lists and ``verify_lists``;
+- ``registry``: ``DATASETS`` / ``prepare_dataset`` (every preparable benchmark by name); ``cifar``,
+  ``fashion_mnist_4k``, ``subsets`` (long-tail profiles, the CFL 4k protocols), ``export``.
 """
 
 from .datasets import ImageListDataset as ImageListDataset
@@ -25,6 +27,8 @@ from .lists import sha256_file as sha256_file
 from .lists import write_list as write_list
 from .manifest import load_manifest as load_manifest
 from .manifest import verify_lists as verify_lists
+from .registry import DATASETS as DATASETS
+from .registry import prepare_dataset as prepare_dataset
 from .samplers import ClassAwareSampler as ClassAwareSampler
 from .samplers import InstanceSampler as InstanceSampler
 from .samplers import epoch_num_samples as epoch_num_samples

@@ -45,9 +45,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SMALL_MEAN = (0.5, 0.5, 0.5)
 SMALL_STD = (0.5, 0.5, 0.5)
+# CIFAR training-set channel statistics (the usual CIFAR-LT recipe: crop with padding 4, flip)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's "L" conversion and torchvision
 
-Preset = Literal["imagenet", "small"]
+Preset = Literal["imagenet", "small", "cifar"]
 
 
 @contextlib.contextmanager
@@ -345,8 +348,11 @@ def build_transform(preset: Preset, train: bool, image_size: int | None = None) 
         >>> t(torch.zeros(3, 28, 28, dtype=torch.uint8)).shape
         torch.Size([3, 28, 28])
     """
-    if preset not in ("imagenet", "small"):
-        raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet' or 'small'")
+    if preset not in ("imagenet", "small", "cifar"):
+        raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet', 'small' or 'cifar'")
+    if preset == "cifar":  # 32x32 CIFAR: random crop with padding 4 + flip, CIFAR normalisation
+        return (SmallTrain(image_size, padding=4, mean=CIFAR_MEAN, std=CIFAR_STD) if train
+                else SmallEval(image_size, mean=CIFAR_MEAN, std=CIFAR_STD))
     if preset == "imagenet":
         size = image_size or 224
         return ImageNetTrain(size) if train else ImageNetEval(size, round(size * 256 / 224))

@@ -33,17 +33,22 @@ def list_path(cfg: RunConfig, split: str) -> Path:
 
 
 def prepare_data(cfg: RunConfig, env: DistEnv) -> None:
-    """Run the dataset's preparation (``data.prepare``) once, on rank 0, when its train list is missing."""
-    if not cfg.data.prepare or list_path(cfg, "train").is_file():
-        return
-    preparers = {"fashion_mnist_lt": "prepare_fashion_mnist_lt"}
-    if cfg.data.prepare not in preparers:
-        raise ValueError(f"data.prepare: unknown preparation {cfg.data.prepare!r}; known: {', '.join(preparers)}")
-    if env.primary:
-        import oltr.data
+    """Run the dataset's preparation (``data.prepare``, a name of ``oltr.data.DATASETS``) once, on rank 0.
 
-        log.info("preparing %s under %s", cfg.data.prepare, cfg.data.root)
-        getattr(oltr.data, preparers[cfg.data.prepare])(cfg.data.root)
+    A preparation that records what it wrote (``meta.json``) is always called: it returns at once when
+    its folder is complete and refuses a folder holding another preparation. Others run only when the
+    train list is missing.
+    """
+    if not cfg.data.prepare:
+        return
+    from oltr.data.registry import DATASETS, prepare_dataset
+
+    entry = DATASETS.get(cfg.data.prepare)  # unknown names: ValueError listing the registered ones
+    if cfg.data.prepare == "fashion_mnist_lt" and list_path(cfg, "train").is_file():
+        return
+    if env.primary:
+        log.info("preparing %s under %s", entry.name, cfg.data.root)
+        prepare_dataset(entry.name, cfg.data.root, data_name=cfg.data.name, **cfg.data.prepare_args)
     barrier(env)
     if not list_path(cfg, "train").is_file():
         raise FileNotFoundError(f"data.prepare={cfg.data.prepare!r} did not produce {list_path(cfg, 'train')}")

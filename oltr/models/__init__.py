@@ -28,6 +28,7 @@ from oltr.models.resnet import FeatureModel as FeatureModel
 from oltr.models.resnet import ResNetTrunk as ResNetTrunk
 from oltr.models.resnet import build_feature_model as build_feature_model
 from oltr.models.resnet import feature_model_params as feature_model_params
+from oltr.models.resnet_cifar import CifarResNetTrunk as CifarResNetTrunk  # registers resnet20/32/44/56/110
 from oltr.models.weights import LoadReport as LoadReport
 from oltr.models.weights import WeightLoadError as WeightLoadError
 from oltr.models.weights import load_weights as load_weights

@@ -23,9 +23,12 @@ def write(tmp_path: Path, text: str, name: str = "cfg.yaml", dataset: bool = Tru
     return path
 
 
+OLTR_CONFIGS = [p for p in CONFIGS if p.parent.name in ("ImageNet_LT", "Places_LT", "FashionMNIST_LT")]
+
+
 def test_shipped_configs_load():
-    assert len(CONFIGS) == 6
-    for path in CONFIGS:
+    assert len(OLTR_CONFIGS) == 6
+    for path in OLTR_CONFIGS:
         cfg = load_config(path, check_loss=False)
         assert isinstance(cfg, RunConfig)
         assert cfg.optim.momentum == 0.9 and cfg.optim.weight_decay == 5e-4
@@ -33,6 +36,21 @@ def test_shipped_configs_load():
         assert cfg.model.classifier == ("dot" if cfg.stage == 1 else "meta_embedding")
         if cfg.stage == 2:
             assert cfg.data.sampler == "class_aware" and cfg.data.num_samples_cls == 4
+
+
+def test_new_dataset_configs_load():
+    """CIFAR-LT, the 4k protocols and iNaturalist: every config loads; K = 10 uses the 0.5 open threshold
+    (a max softmax below 0.1 = 1/K is impossible), stage 2 the class-aware sampler."""
+    others = [p for p in sorted((REPO / "configs").glob("*/*.yaml"))
+              if p.parent.name != "suites" and p not in OLTR_CONFIGS]
+    assert {p.parent.name for p in others} >= {"CIFAR10_LT", "CIFAR100_LT", "CIFAR10_4k", "CIFAR100_4k",
+                                               "FashionMNIST_4k", "iNaturalist18"}
+    for path in others:
+        cfg = load_config(path, check_loss=False)
+        assert cfg.open_threshold == (0.5 if cfg.data.num_classes == 10 else 0.1), path
+        assert cfg.model.classifier == ("dot" if cfg.stage == 1 else "meta_embedding")
+        if cfg.stage == 2:
+            assert cfg.data.sampler == "class_aware"
 
 
 def test_reference_hyper_parameters():

@@ -151,7 +151,7 @@ def test_small_eval_resizes_when_asked():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="preset"):
-        build_transform("cifar", True)
+        build_transform("svhn", True)
     with pytest.raises(TypeError):
         build_transform("small", True)(np.zeros((28, 28), np.uint8))
 
@@ -165,3 +165,19 @@ def test_transforms_run_single_threaded_and_restore_the_setting(monkeypatch):
     torch.set_num_threads(2)  # the autouse fixture restores the original afterwards
     SmallTrain()(torch.zeros(2, 3, 28, 28, dtype=torch.uint8))
     assert seen == [1] and torch.get_num_threads() == 2
+
+
+def test_cifar_preset_normalises_with_cifar_statistics():
+    from oltr.data.transforms import CIFAR_MEAN, CIFAR_STD
+
+    x = torch.full((3, 32, 32), 128, dtype=torch.uint8)
+    out = build_transform("cifar", False)(x)
+    expected = (128 / 255 - torch.tensor(CIFAR_MEAN)) / torch.tensor(CIFAR_STD)
+    torch.testing.assert_close(out[:, 5, 5], expected)
+    train = build_transform("cifar", True)(torch.full((4, 3, 32, 32), 255, dtype=torch.uint8))
+    assert train.shape == (4, 3, 32, 32)
+    # padding 4: a crop may show up to 4 zero rows/columns, never more
+    zero = (0 - torch.tensor(CIFAR_MEAN)) / torch.tensor(CIFAR_STD)
+    padded_rows = (train[:, 0] == zero[0]).all(dim=2).sum(dim=1)
+    assert int(padded_rows.max()) <= 4
+

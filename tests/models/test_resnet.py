@@ -24,8 +24,11 @@ def _forward_backward(model: FeatureModel, x: torch.Tensor) -> tuple[torch.Tenso
     return feature, fmap
 
 
-@pytest.mark.parametrize("name", FEATURE_MODELS.names())
-@pytest.mark.parametrize("stem,size,batch,width", SWEEP)
+# The CIFAR ResNets (resnet20 ... resnet110) have only the small stem (a clear error otherwise, tested below).
+@pytest.mark.parametrize("name,stem,size,batch,width", [
+    (name, *cfg) for name in FEATURE_MODELS.names() for cfg in SWEEP
+    if cfg[0] == "small" or not FEATURE_MODELS.get(name).meta.get("cifar")
+])
 def test_forward_backward(name, stem, size, batch, width):
     torch.manual_seed(0)
     model = build_feature_model(name, stem=stem, width=width, use_attention=True, use_fc_add=True, fc_add_dim=32)
@@ -108,3 +111,43 @@ def test_registry_metadata_and_unknown_name():
         build_feature_model("resnet11")
     with pytest.raises(ValueError, match="stem"):
         build_feature_model("resnet10", stem="tiny")
+
+
+def test_cifar_resnets_have_he_et_al_parameter_counts():
+    """He et al. (2016), Table 6: ResNet-20 0.27M, ResNet-32 0.46M, ResNet-44 0.66M, ResNet-56 0.85M,
+    ResNet-110 1.7M parameters (10-class classifier included; option-A shortcuts add none)."""
+    import torch
+
+    from oltr.models import build_feature_model
+
+    for depth, millions in ((20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)):
+        model = build_feature_model(f"resnet{depth}", stem="small", width=16)
+        n = sum(p.numel() for p in model.parameters()) + 64 * 10 + 10
+        assert round(n / 1e6, 2 if depth < 110 else 1) == millions, (depth, n)
+    model = build_feature_model("resnet32", stem="small", width=16)
+    feature, fmap = model(torch.randn(2, 3, 32, 32))
+    assert feature.shape == (2, 64) and fmap.shape == (2, 64, 8, 8) and model.feat_dim == 64
+    assert not any("downsample" in k for k in model.state_dict())  # parameter-free shortcuts
+
+
+def test_cifar_resnet_refuses_the_imagenet_stem_and_bad_depths():
+    import pytest
+
+    from oltr.models import build_feature_model
+    from oltr.models.resnet_cifar import CifarResNetTrunk
+
+    with pytest.raises(ValueError, match="set model.stem: small"):
+        build_feature_model("resnet32", stem="imagenet")
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        CifarResNetTrunk(33)
+
+
+def test_option_a_shortcut_subsamples_and_pads_with_zeros():
+    import torch
+
+    from oltr.models.resnet_cifar import PadShortcut
+
+    x = torch.arange(2 * 4 * 4, dtype=torch.float32).view(1, 2, 4, 4)
+    y = PadShortcut(2, 2)(x)
+    assert y.shape == (1, 4, 2, 2)
+    assert torch.equal(y[0, 1:3], x[0, :, ::2, ::2]) and not y[0, 0].any() and not y[0, 3].any()
