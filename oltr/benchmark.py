@@ -55,6 +55,9 @@ class Suite:
     overrides: list[str] = field(default_factory=list)
     # --flavour reference: label -> {"stage_1": loss section, "stage_2": loss section}, used as written
     reference_losses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # methods compared on every stage-1 run: ``plain`` (the stage-1 model), ``oltr`` (meta-embedding
+    # stage 2) and the oltr.methods registry; each ``{name: ..., <method parameters>}``
+    methods: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "plain"}, {"name": "oltr"}])
 
 
 def available_suites() -> list[str]:
@@ -70,7 +73,7 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         raise ValueError(f"unknown suite {str(name_or_path)!r}; available: {', '.join(available_suites())}")
     raw = yaml.safe_load(path.read_text()) or {}
     allowed = {"dataset", "stage_1", "stage_2", "losses", "seeds", "data_root", "lists", "reference_losses",
-               "sweeps", "protocols", "set"}
+               "sweeps", "protocols", "set", "methods"}
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(allowed)}")
@@ -116,6 +119,8 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
         protocols=protocols,
         overrides=_suite_overrides(raw.get("set"), path),
         reference_losses=reference,
+        methods=_parse_methods(raw.get("methods", ["plain", "oltr"] if raw.get("stage_2") else ["plain"]), path,
+                               has_stage_2=bool(raw.get("stage_2"))),
     )
 
 
@@ -129,31 +134,87 @@ def _suite_overrides(sets: Any, path: Path) -> list[str]:
     return [override(k, v) for k, v in sets.items()]
 
 
+def _parse_methods(items: Any, path: Path, has_stage_2: bool = True) -> list[dict[str, Any]]:
+    """``methods:`` entries (a name, or ``{name: ..., <params>}``) checked against the method registry
+    and each method's parameters, so a typo fails when the suite loads."""
+    import inspect
+
+    from oltr.methods import METHODS, PIPELINE_METHODS, all_method_names
+
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path}: 'methods' must be a non-empty list of method names or {{name: ..., params}}")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        spec = {"name": item} if isinstance(item, str) else item
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ValueError(f"{path}: methods[{i}] must be a method name or a mapping with a 'name'")
+        name = spec["name"]
+        if name not in all_method_names():
+            raise ValueError(f"{path}: methods[{i}]: unknown method {name!r}; available: {', '.join(all_method_names())}")
+        params = {k: v for k, v in spec.items() if k != "name"}
+        valid = [] if name in PIPELINE_METHODS else list(inspect.signature(METHODS.get(name).builder).parameters)[1:]
+        bad = sorted(set(params) - set(valid))
+        if bad:
+            raise ValueError(f"{path}: methods[{i}] ({name}): unknown parameter(s) {bad}; valid: {valid or 'none'}")
+        if name == "oltr" and not has_stage_2:
+            raise ValueError(f"{path}: methods[{i}]: 'oltr' needs a stage_2 config; this suite has none")
+        if any(m["name"] == name for m in out):
+            raise ValueError(f"{path}: methods[{i}]: method {name!r} listed twice")
+        out.append(spec)
+    return out
+
+
 @dataclass(frozen=True)
 class GridRun:
-    """One cell of the grid: a stage of one loss preset and seed."""
+    """One cell of the grid: a stage (or method) of one loss preset and seed.
+
+    ``method`` is ``plain`` (stage-1 training), ``oltr`` (stage-2 training) or an ``oltr.methods``
+    name applied to the stage-1 run; ``depends_on`` lists the run directories that must be finished
+    before this cell starts (a scheduler may run cells whose dependencies are met in parallel).
+    """
 
     stage: int
     loss: str
     seed: int
     run_dir: Path
+    method: str = ""
+    depends_on: tuple[Path, ...] = ()
+
+    @property
+    def trains(self) -> bool:
+        """True for the cells trained by ``oltr train`` (stage 1, OLTR stage 2)."""
+        return self.method in ("", "plain", "oltr")
 
 
 def plan_grid(suite: Suite, losses: Sequence[str], seeds: Sequence[int], runs_dir: Path,
               flavour: str | None = None) -> list[GridRun]:
-    """Stage 1 then stage 2 for each (seed, loss), in that order so every stage 2 finds its stage 1."""
+    """Per (seed, loss): stage 1, then every listed method on it (OLTR's stage 2 is trained; the others
+    read the stage-1 run), in that order so every cell comes after the cells it depends on."""
     known = set(suite.losses) | (set(suite.reference_losses) if flavour == "reference" else set())
     unknown = [name for name in losses if name not in known]
     if unknown:
         only = sorted(set(suite.reference_losses) - set(suite.losses))
         hint = f" ({', '.join(only)}: with --flavour reference only)" if only and flavour != "reference" else ""
         raise ValueError(f"suite {suite.name!r} has no loss preset {unknown}; presets: {sorted(known)}{hint}")
-    return [
-        GridRun(stage, loss, seed, runs_dir / f"stage_{stage}_{loss}_seed{seed}")
-        for seed in seeds
-        for loss in losses
-        for stage in ((1, 2) if suite.stage_2 is not None else (1,))
-    ]
+    grid = []
+    for seed in seeds:
+        for loss in losses:
+            stage1 = runs_dir / f"stage_1_{loss}_seed{seed}"
+            grid.append(GridRun(1, loss, seed, stage1, "plain"))
+            for spec in suite.methods:
+                name = spec["name"]
+                if name == "oltr":
+                    grid.append(GridRun(2, loss, seed, runs_dir / f"stage_2_{loss}_seed{seed}", name, (stage1,)))
+                elif name != "plain":
+                    grid.append(GridRun(2, loss, seed, runs_dir / f"{name}_{loss}_seed{seed}", name, (stage1,)))
+    return grid
+
+
+def reported_runs(suite: Suite, grid: Sequence[GridRun]) -> list[Path]:
+    """The run directories that go into the leaderboard: every cell of a listed method (the stage-1
+    runs only when ``plain`` is listed; they are trained regardless, as every method starts from them)."""
+    listed = {m["name"] for m in suite.methods}
+    return [c.run_dir for c in grid if c.method in listed]
 
 
 def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | None, lists: str | None,
@@ -213,6 +274,73 @@ def _eval_is_current(run_dir: Path) -> bool:
     return result.is_file() and ckpt.is_file() and result.stat().st_mtime >= ckpt.stat().st_mtime
 
 
+def cell_finished(cell: GridRun) -> bool:
+    """A cell whose run is complete and whose test evaluation is current (nothing left to do)."""
+    from oltr.engine import is_complete
+
+    if not cell.trains:
+        return (cell.run_dir / "complete.json").is_file() and (cell.run_dir / "eval_test.json").is_file()
+    return is_complete(cell.run_dir) and _eval_is_current(cell.run_dir)
+
+
+def _cell_name(cell: GridRun) -> str:
+    return f"stage {cell.stage}" if cell.trains else f"method {cell.method}"
+
+
+def run_cell(
+    suite: Suite,
+    cell: GridRun,
+    *,
+    data_root: str | None = None,
+    lists: str | None = None,
+    flavour: str | None = None,
+    overrides: Sequence[str] = (),
+    nproc_per_node: int = 1,
+    torchrun_args: str = "",
+    rule: str = "strict",
+    log: Callable[[str], None] = print,
+    tag: str = "",
+    progress: bool = True,
+) -> str:
+    """Run (or skip, or resume) one grid cell and its test evaluation; ``"skipped"`` or ``"done"``.
+
+    Training cells go through :func:`oltr.engine.train` (or torchrun); method cells through
+    :func:`oltr.methods.apply_method` on the finished stage-1 run in ``cell.depends_on``. Everything a
+    cell needs is in its arguments, so a scheduler can call this in a worker process.
+    """
+    from oltr.engine import evaluate_run, is_complete
+
+    tag = tag or f"{_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
+    if not cell.trains:
+        from oltr.methods import apply_method
+
+        params = next(dict(m) for m in suite.methods if m["name"] == cell.method)
+        params.pop("name")
+        if (cell.run_dir / "complete.json").is_file() and (cell.run_dir / "eval_test.json").is_file():
+            apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)  # checks it is ours
+            log(f"{tag}: complete, skipped")
+            return "skipped"
+        log(f"{tag}: applying to {cell.depends_on[0].name}")
+        apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)
+        return "done"
+    stage1_dir = cell.depends_on[0] if cell.depends_on else cell.run_dir.parent / f"stage_1_{cell.loss}_seed{cell.seed}"
+    config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+    ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
+    if is_complete(cell.run_dir):
+        _check_finished_run(config, ovr, cell.run_dir)
+        if _eval_is_current(cell.run_dir):
+            log(f"{tag}: complete, skipped")
+            return "skipped"
+    else:
+        log(f"{tag}: training")
+        if nproc_per_node > 1:
+            _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args, progress)
+        else:
+            _train_in_process(config, ovr, cell.run_dir, progress)
+    evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule, progress=progress)
+    return "done"
+
+
 def run_benchmark(
     suite: Suite | str,
     *,
@@ -237,7 +365,6 @@ def run_benchmark(
     ``report_only``: train nothing; write the tables from the grid's finished, evaluated runs and list
     the missing ones in ``grid.json`` (a partial grid's report, or re-rendering after a format change).
     """
-    from oltr.engine import evaluate_run, is_complete
     from oltr.reporting import write_leaderboard
 
     suite = load_suite(suite) if isinstance(suite, str) else suite
@@ -249,12 +376,11 @@ def run_benchmark(
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    n_stages = 2 if suite.stage_2 is not None else 1
-    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x {n_stages} stage(s) "
-        f"= {len(grid)} runs -> {runs_dir}")
+    log(f"oltr benchmark: suite {suite.name} | {len(losses)} losses x {len(seeds)} seeds x "
+        f"{len(suite.methods)} methods ({', '.join(m['name'] for m in suite.methods)}) = {len(grid)} runs -> {runs_dir}")
     missing: list[str] = []
     if report_only:
-        missing = [str(c.run_dir) for c in grid if not (is_complete(c.run_dir) and _eval_is_current(c.run_dir))]
+        missing = [str(c.run_dir) for c in grid if not cell_finished(c)]
         grid = [c for c in grid if str(c.run_dir) not in set(missing)]
         log(f"oltr benchmark: report only: {len(grid)} finished runs, {len(missing)} missing")
         if not grid:
@@ -262,23 +388,13 @@ def run_benchmark(
 
             raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
     for k, cell in enumerate([] if report_only else grid, 1):
-        tag = f"[{k}/{len(grid)}] stage {cell.stage} | {cell.loss} | seed {cell.seed}"
-        stage1_dir = runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
-        config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+        tag = f"[{k}/{len(grid)}] {_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
         t0 = time.perf_counter()
-        ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
-        if is_complete(cell.run_dir):
-            _check_finished_run(config, ovr, cell.run_dir)
-            if _eval_is_current(cell.run_dir):
-                log(f"{tag}: complete, skipped")
-                continue
-        else:
-            log(f"{tag}: training")
-            if nproc_per_node > 1:
-                _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args, progress)
-            else:
-                _train_in_process(config, ovr, cell.run_dir, progress)
-        evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule, progress=progress)
+        status = run_cell(suite, cell, data_root=data_root, lists=lists, flavour=flavour, overrides=overrides,
+                          nproc_per_node=nproc_per_node, torchrun_args=torchrun_args, rule=rule, log=log, tag=tag,
+                          progress=progress)
+        if status == "skipped":
+            continue
         timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
         log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
 
@@ -287,7 +403,7 @@ def run_benchmark(
     if suite.sweeps and set(losses) <= set(suite.sweeps):
         written = {}  # one leaderboard row per loss would merge the sweep points: the sweep report replaces it
     else:
-        written = write_leaderboard([c.run_dir for c in grid], out_dir, formats=("md", "csv", "latex"),
+        written = write_leaderboard(reported_runs(suite, grid), out_dir, formats=("md", "csv", "latex"),
                                     rule=rule, plots=plots)
     written.update(write_suite_reports(suite, grid, out_dir, rule=rule, plots=plots))
     summary = {
@@ -295,6 +411,7 @@ def run_benchmark(
         "dataset": suite.dataset,
         "losses": {name: (suite.reference_losses[name] if flavour == "reference" and name in suite.reference_losses
                           else suite.losses[name]) for name in losses},
+        "methods": suite.methods,
         "flavour": flavour,
         "seeds": seeds,
         "rule": rule,

@@ -12,9 +12,9 @@ from oltr.cli import SUBCOMMANDS, build_parser
 
 def test_help_lists_every_subcommand():
     out = subprocess.run([sys.executable, "-m", "oltr", "--help"], capture_output=True, text=True, check=True).stdout
-    for name in ("train", "eval", "leaderboard", "data", "benchmark"):
+    for name in ("train", "eval", "leaderboard", "data", "benchmark", "method"):
         assert name in out
-    assert set(SUBCOMMANDS) == {"train", "eval", "leaderboard", "data", "benchmark"}
+    assert set(SUBCOMMANDS) == {"train", "eval", "leaderboard", "data", "benchmark", "method"}
 
 
 @pytest.mark.parametrize("command", [["train", "--config", "c.yaml"], ["benchmark"]])

@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 # Order is the order shown by ``oltr --help``.
-SUBCOMMANDS = ("train", "eval", "leaderboard", "data", "benchmark")
+SUBCOMMANDS = ("train", "eval", "leaderboard", "data", "benchmark", "method")
 
 
 def build_parser() -> argparse.ArgumentParser:

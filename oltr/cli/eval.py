@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fp-rule", choices=["oltr", "oltr2019"],
                    help="open-set false-positive rule (default: the run's fp_rule)")
     p.add_argument("--from-logits", action="store_true", help="re-score logits_<split>.npz")
+    p.add_argument("--save-features", action="store_true",
+                   help="first write features_train.npz and features_<split>.npz (with open_features under "
+                   "--open): the feature model's output with labels, read by the knn / mahalanobis scores and "
+                   "by `oltr method`")
     p.add_argument("--score", default="msp", help="open-set score: msp (default), temp_msp, max_logit, energy, knn, "
                    "mahalanobis (knn/mahalanobis read features_<split>.npz and features_train.npz)")
     p.add_argument("--score-param", action="append", default=[], metavar="KEY=VALUE",
@@ -55,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         params = _score_params(args.score_param)
+        if args.save_features:  # before evaluate_run: the feature-based scores read these files
+            from oltr.methods import export_features
+
+            saved = export_features(args.run, ["train", args.split, *(["open"] if args.open else [])],
+                                    progress=progress_enabled(args.progress), device=args.device)
         result = evaluate_run(args.run, split=args.split, open_set=args.open, threshold=args.threshold,
                               rule=args.rule, from_logits=args.from_logits, fp_rule=args.fp_rule,
                               progress=progress_enabled(args.progress), device=args.device, score=args.score,
@@ -79,4 +88,6 @@ def run(args: argparse.Namespace) -> int:
         if result.get("sweep"):
             print(f"  -> {args.run}/{result['sweep']}")
     print(f"  -> {args.run}/eval_{args.split}.json")
+    if args.save_features:
+        print("  features -> " + ", ".join(str(p) for p in saved.values()))
     return 0

@@ -187,6 +187,12 @@ def _check(cfg: RunConfig, source: str) -> None:
             raise ConfigError(source, key, f"must be >= 1, got {value}")
     if cfg.data.num_workers < 0:
         raise ConfigError(source, "data.num_workers", f"must be >= 0, got {cfg.data.num_workers}")
+    if not 0 <= cfg.optim.warmup_epochs < cfg.epochs:
+        raise ConfigError(source, "optim.warmup_epochs", f"must be in [0, epochs={cfg.epochs}), got {cfg.optim.warmup_epochs}")
+    if not 0 < cfg.optim.warmup_factor <= 1:
+        raise ConfigError(source, "optim.warmup_factor", f"must be in (0, 1], got {cfg.optim.warmup_factor}")
+    if cfg.optim.base_batch_size is not None and cfg.optim.base_batch_size < 1:
+        raise ConfigError(source, "optim.base_batch_size", f"must be >= 1 or null, got {cfg.optim.base_batch_size}")
     check_values(cfg, lambda key, message: ConfigError(source, key, message))
 
 
@@ -272,7 +278,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = (), *, check
         source_last = f"--set {text}"
         cfg = from_dict(raw, source_last)
     _check_required(raw, source)
-    cfg = resolve_paths(cfg)
+    cfg = resolve_paths(scale_learning_rates(cfg))
     if check_loss:
         validate_loss(cfg, source if not overrides else f"{source} (with --set overrides)")
     validate_prepare(cfg, source if not overrides else f"{source} (with --set overrides)")
@@ -311,6 +317,20 @@ def validate_prepare(cfg: RunConfig, source: str) -> None:
         if valid is not None and unknown:
             raise ConfigError(source, "data.prepare_args", f"unknown argument(s) {sorted(unknown)} of {entry.name!r}; "
                               f"valid: {', '.join(valid)}")
+
+
+def scale_learning_rates(cfg: RunConfig) -> RunConfig:
+    """The linear scaling rule (Goyal et al. 2017): with ``optim.base_batch_size`` set, the feature and
+    classifier lrs become ``lr * data.batch_size / base_batch_size`` and ``base_batch_size`` null, so the
+    stored ``config.yaml`` holds the effective values and loading it again changes nothing."""
+    if cfg.optim.base_batch_size is None:
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    factor = cfg.data.batch_size / cfg.optim.base_batch_size
+    cfg.optim.lr_features *= factor
+    cfg.optim.lr_classifier *= factor
+    cfg.optim.base_batch_size = None
+    return cfg
 
 
 def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunConfig:

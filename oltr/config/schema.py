@@ -126,6 +126,15 @@ class OptimConfig:
     step_size: int = 10
     # StepLR decay factor
     gamma: float = 0.1
+    # per-epoch schedule after the warm-up: step (StepLR: step_size, gamma) or cosine (to 0 at the last epoch)
+    schedule: Literal["step", "cosine"] = "step"
+    # linear warm-up epochs, from warmup_factor * lr to lr (0: none)
+    warmup_epochs: int = 0
+    # learning-rate factor of the first warm-up epoch
+    warmup_factor: float = 0.1
+    # linear scaling rule: the lrs are for this global batch and become lr * data.batch_size / base_batch_size
+    # when the config loads (config.yaml stores the effective lrs and null here); null: no scaling
+    base_batch_size: Optional[int] = None
 
 
 @dataclass

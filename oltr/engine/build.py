@@ -171,8 +171,10 @@ def build_task(cfg: RunConfig, num_classes: int, class_counts: np.ndarray | None
     return task
 
 
-def build_optimizer(cfg: RunConfig, task: Stage1Task) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """SGD with groups ``features`` / ``classifier`` / ``centroids`` (stage 2), one StepLR per epoch."""
+def build_optimizer(cfg: RunConfig, task: Stage1Task) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD with groups ``features`` / ``classifier`` / ``centroids`` (stage 2) and a per-epoch schedule:
+    StepLR (``optim.schedule: step``) or cosine to 0 (``cosine``), after ``optim.warmup_epochs`` of
+    linear warm-up (torch's LinearLR + SequentialLR)."""
     o = cfg.optim
     centroids = getattr(task.classifier, "centroids", None)
     clf = [p for p in task.classifier.parameters() if p.requires_grad and p is not centroids]
@@ -185,8 +187,19 @@ def build_optimizer(cfg: RunConfig, task: Stage1Task) -> tuple[torch.optim.Optim
         groups.append({"name": "centroids", "params": [centroids], "lr": cfg.centroids.lr})
     groups = [g for g in groups if g["params"]]
     optimizer = torch.optim.SGD(groups, lr=o.lr_features, momentum=o.momentum, weight_decay=o.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_size, gamma=o.gamma)
-    return optimizer, scheduler
+    return optimizer, _schedule(cfg, optimizer)
+
+
+def _schedule(cfg: RunConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    o, sched = cfg.optim, torch.optim.lr_scheduler
+    if o.schedule == "step":
+        main: sched.LRScheduler = sched.StepLR(optimizer, step_size=o.step_size, gamma=o.gamma)
+    else:
+        main = sched.CosineAnnealingLR(optimizer, T_max=cfg.epochs - o.warmup_epochs, eta_min=0.0)
+    if not o.warmup_epochs:
+        return main
+    warmup = sched.LinearLR(optimizer, start_factor=o.warmup_factor, end_factor=1.0, total_iters=o.warmup_epochs)
+    return sched.SequentialLR(optimizer, [warmup, main], milestones=[o.warmup_epochs])
 
 
 def split_state(task: nn.Module) -> dict[str, dict]:

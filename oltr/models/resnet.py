@@ -54,9 +54,15 @@ class ResNetTrunk(nn.Module):
     """
 
     def __init__(
-        self, block: Block, layers: Sequence[int], *, width: int = 64, stem: Stem = "imagenet", in_channels: int = 3
+        self, block: Block, layers: Sequence[int], *, width: int = 64, stem: Stem = "imagenet", in_channels: int = 3,
+        groups: int = 1, width_per_group: int = 64,
     ) -> None:
         super().__init__()
+        # ResNeXt: grouped 3x3 convolutions inside each Bottleneck (torchvision's groups / base_width)
+        self.groups, self.width_per_group = groups, width_per_group
+        if groups > 1 and width * width_per_group < 64:
+            raise ValueError(f"width {width} leaves no channel per group ({groups} groups of "
+                             f"{width_per_group} * width / 64); use width >= {-(-64 // width_per_group)}")
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -89,9 +95,10 @@ class ResNetTrunk(nn.Module):
             downsample = nn.Sequential(
                 conv1x1(self._inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
             )
-        stage = [block(self._inplanes, planes, stride, downsample)]
+        kw = {"groups": self.groups, "base_width": self.width_per_group}
+        stage = [block(self._inplanes, planes, stride, downsample, **kw)]
         self._inplanes = planes * block.expansion
-        stage += [block(self._inplanes, planes) for _ in range(1, blocks)]
+        stage += [block(self._inplanes, planes, **kw) for _ in range(1, blocks)]
         return nn.Sequential(*stage)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,7 +161,8 @@ class FeatureModel(nn.Module):
         return self
 
 
-def _builder(block: Block, layers: tuple[int, int, int, int], arch: str) -> Callable[..., FeatureModel]:
+def _builder(block: Block, layers: tuple[int, int, int, int], arch: str, groups: int = 1,
+             width_per_group: int = 64) -> Callable[..., FeatureModel]:
     """A registry builder for one architecture (keyword-only options, defaults in one place)."""
 
     def build(
@@ -167,7 +175,8 @@ def _builder(block: Block, layers: tuple[int, int, int, int], arch: str) -> Call
         use_attention: bool = False,
         attention_init: str = "identity",
     ) -> FeatureModel:
-        trunk = ResNetTrunk(block, layers, width=width, stem=stem, in_channels=in_channels)
+        trunk = ResNetTrunk(block, layers, width=width, stem=stem, in_channels=in_channels, groups=groups,
+                            width_per_group=width_per_group)
         return FeatureModel(
             trunk, use_attention=use_attention, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim, arch=arch,
             attention_init=attention_init,
@@ -192,6 +201,10 @@ for _name, (_block, _layers, _tv) in _SPECS.items():
         _name, block=_block.__name__, layers=_layers, expansion=_block.expansion, torchvision_weights=_tv
     )
     _register(_builder(_block, _layers, _name))
+# ResNeXt-50 (32x4d): the standard ImageNet-LT backbone of Decoupling, BALMS, RIDE
+FEATURE_MODELS.register("resnext50_32x4d", block="Bottleneck", layers=(3, 4, 6, 3), expansion=4,
+                        torchvision_weights=True, groups=32, width_per_group=4)(
+    _builder(Bottleneck, (3, 4, 6, 3), "resnext50_32x4d", groups=32, width_per_group=4))
 
 
 def feature_model_params(name: str) -> list[str]:

@@ -115,7 +115,8 @@ def _columns(table: pd.DataFrame) -> tuple[Column, ...]:
     return tuple(by_key[k] for k in table.attrs.get("columns", [c.key for c in COLUMNS]))
 
 
-ID_COLUMNS = ("dataset", "stage", "method", "published", "n_seeds", "seeds", "source", "citations", "notes")
+ID_COLUMNS = ("dataset", "stage", "method", "loss", "backbone", "published", "n_seeds", "seeds", "source", "citations",
+              "notes")
 
 
 def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
@@ -126,26 +127,36 @@ def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
 
 
 def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    from oltr.methods import method_label
+
     records = []
+    runs = runs.assign(method=runs["method"].fillna("plain") if "method" in runs else "plain",
+                       backbone=runs["backbone"].fillna("") if "backbone" in runs else "")
+    # rows grouped by method (in the order methods first appear), then by loss in the order given
+    first = {m: i for i, m in reversed(list(enumerate(runs["method"])))}
+    runs = runs.iloc[np.argsort([first[m] for m in runs["method"]], kind="stable")]
     if "experiment" not in runs:
         runs = runs.assign(experiment=runs["loss_params"])
     # seeds are averaged only within one experiment (equal configs apart from the seed, see
     # oltr.reporting.comparable); several experiments of one loss get one row each, labelled by what differs
     labels: dict[tuple, str] = {}
-    for (dataset, stage, loss), same_loss in runs.groupby(["dataset", "stage", "loss"], sort=False):
+    for (dataset, stage, method, loss), same_loss in runs.groupby(["dataset", "stage", "method", "loss"], sort=False):
         keys = list(dict.fromkeys(same_loss["experiment"]))
         if len(keys) > 1:
             differing = differing_keys(keys) if all(k.startswith("{") for k in keys) else []
             for key in keys:
-                labels[(dataset, stage, loss, key)] = f"{loss} ({label(key, differing) if differing else key})"
-    for (dataset, stage, loss, key), grp in runs.groupby(["dataset", "stage", "loss", "experiment"], sort=False):
+                labels[(dataset, stage, method, loss, key)] = f"{loss} ({label(key, differing) if differing else key})"
+    for (dataset, stage, method, loss, key), grp in runs.groupby(["dataset", "stage", "method", "loss", "experiment"],
+                                                                 sort=False):
         seeds = grp["seed"].tolist()
         if len(set(map(str, seeds))) < len(seeds):
             warnings.warn(f"{dataset} stage {stage} loss {loss!r}: repeated seeds {seeds}", stacklevel=3)
         rec: dict[str, Any] = {
             "dataset": dataset,
             "stage": int(stage),
-            "method": labels.get((dataset, stage, loss, key), loss),
+            "method": method_label(method),
+            "loss": labels.get((dataset, stage, method, loss, key), loss),
+            "backbone": " / ".join(dict.fromkeys(grp["backbone"])),
             "published": False,
             "n_seeds": len(grp),
             "seeds": " ".join(str(s) for s in sorted(seeds, key=str)),
@@ -301,7 +312,8 @@ def _text_cells(table: pd.DataFrame, *, pm: str, dash: str, esc, marker, style: 
         method = esc(str(r["method"])) + (marker(ids) if ids else "")
         seeds = str(int(r["n_seeds"])) if not r["published"] and pd.notna(r["n_seeds"]) else dash
         source = esc(f"{r['source']} (published)" if r["published"] else str(r["source"]))
-        cells = [esc(str(r["dataset"])), str(int(r["stage"])), method, seeds]
+        loss, backbone = (esc(str(v)) if isinstance(v, str) and v else dash for v in (r["loss"], r["backbone"]))
+        cells = [esc(str(r["dataset"])), str(int(r["stage"])), method, loss, backbone, seeds]
         cells += [_marked(_fmt(r[c.key], r[f"{c.key}_std"], c.decimals, pm, dash), r.get(f"{c.key}_mark"),
                           _MARK_STYLE[style]) for c in cols]
         rows.append(cells + [source])
@@ -310,7 +322,7 @@ def _text_cells(table: pd.DataFrame, *, pm: str, dash: str, esc, marker, style: 
 
 def _render_markdown(table: pd.DataFrame) -> str:
     cols = _columns(table)
-    header = ["Dataset", "Stage", "Method", "Seeds", *(f"{c.group.split()[0]} {c.header}" for c in cols), "Source"]
+    header = ["Dataset", "Stage", "Method", "Loss", "Backbone", "Seeds", *(f"{c.group.split()[0]} {c.header}" for c in cols), "Source"]
 
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
@@ -318,7 +330,7 @@ def _render_markdown(table: pd.DataFrame) -> str:
     rows, notes = _text_cells(
         table, pm=" ± ", dash="–", esc=esc, marker=lambda ids: " [" + ",".join(map(str, ids)) + "]"
     )
-    right = [False, True, False, True, *([True] * len(cols)), False]
+    right = [False, True, False, False, False, True, *([True] * len(cols)), False]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" if r else ":---" for r in right) + "|",
@@ -372,14 +384,14 @@ def _render_latex(table: pd.DataFrame) -> str:
             groups[-1] = (c.group, groups[-1][1] + 1)
         else:
             groups.append((c.group, 1))
-    spec = "llll" + "".join("r" * n for _, n in groups) + "l"
-    top, rules, start = ["", "", "", ""], [], 5
+    spec = "llllll" + "".join("r" * n for _, n in groups) + "l"
+    top, rules, start = ["", "", "", "", "", ""], [], 7
     for name, n in groups:
         top.append(rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(name)}}}")
         rules.append(rf"\cmidrule(lr){{{start}-{start + n - 1}}}")
         start += n
     top.append("")
-    second = ["Dataset", "Stage", "Method", "Seeds", *(latex_escape(c.header) for c in cols), "Source"]
+    second = ["Dataset", "Stage", "Method", "Loss", "Backbone", "Seeds", *(latex_escape(c.header) for c in cols), "Source"]
     out = [
         "% generated by `oltr leaderboard`; needs \\usepackage{booktabs}",
         r"\begin{table}[t]",
@@ -420,7 +432,7 @@ def _render_html(table: pd.DataFrame) -> str:
         style="html",
     )
     columns = pd.MultiIndex.from_tuples(
-        [("", "Dataset"), ("", "Stage"), ("", "Method"), ("", "Seeds"),
+        [("", "Dataset"), ("", "Stage"), ("", "Method"), ("", "Loss"), ("", "Backbone"), ("", "Seeds"),
          *((c.group, c.header) for c in _columns(table)), ("", "Source")]
     )
     frame = pd.DataFrame(rows, columns=columns)
@@ -517,7 +529,8 @@ def write_leaderboard(
     paths["runs"] = out_dir / "runs.csv"
     if plots:
         try:
-            paths.update(write_plots(runs, out_dir))
+            # the plots compare losses within the pipeline's own stages; method runs (oltr.methods) are in the tables
+            paths.update(write_plots(runs[runs["method"].isin(["plain", "oltr"])], out_dir))
         except ImportError as err:
             warnings.warn(f"plots skipped: {err}", stacklevel=2)
     return paths

@@ -21,7 +21,8 @@ def read_published(path: str | Path | None = None) -> dict[str, Any]:
     """The raw, validated content of the published-results file.
 
     Checks that every number has a source (the row's ``source`` or a ``sources`` entry keyed by
-    ``section.metric``), that sources and footnotes referred to exist, and that metric names are known.
+    ``section.metric``), that sources and footnotes referred to exist, that metric names are known, and
+    that every number of a row with a ``quote`` (the sentence or table row it comes from) appears in it.
     """
     path = Path(path) if path is not None else PUBLISHED_FILE
     data = yaml.safe_load(path.read_text())
@@ -41,10 +42,24 @@ def read_published(path: str | Path | None = None) -> dict[str, Any]:
                     raise ValueError(f"{where}: {section}.{metric} = {value} has no source")
                 if src is not None and src not in sources:
                     raise ValueError(f"{where}: unknown source {src!r}; expected one of {sorted(sources)}")
+        quote = row.get("quote")
+        if quote is not None:
+            for section in PUBLISHED_METRICS:
+                for metric, value in (row.get(section) or {}).items():
+                    if value is not None and not _quoted(value, quote):
+                        raise ValueError(f"{where}: {section}.{metric} = {value} does not appear in its quote {quote!r}")
         for note in row.get("notes", []):
             if note not in footnotes:
                 raise ValueError(f"{where}: unknown footnote {note!r}; expected one of {sorted(footnotes)}")
     return data
+
+
+def _quoted(value: float, quote: str) -> bool:
+    """``value`` as printed (``67.0``, ``7.7``, ``0.474``) appears in ``quote`` as a whole number."""
+    import re
+
+    forms = {f"{value:.1f}", f"{value:.2f}", f"{value:.3f}", f"{value:g}"}
+    return any(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", quote) for f in forms)
 
 
 def load_published(

@@ -27,8 +27,9 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 
 #: Identity columns of a run row, before the metric columns.
-ID_COLUMNS = ("dataset", "stage", "loss", "seed", "name", "rule", "fp_rule", "threshold", "loss_params", "run_dir",
-              "complete", "experiment")
+ID_COLUMNS = ("dataset", "stage", "method", "loss", "backbone", "seed", "name", "rule", "fp_rule", "threshold",
+              "loss_params", "run_dir", "complete", "experiment")
+METHOD_FILE = "method.json"
 #: Metric columns always present (NaN where a run lacks them, e.g. no open-set evaluation).
 METRIC_COLUMNS = (
     *(f"closed_{k}" for k in ("overall", "many", "medium", "few", "group_mean", "macro_f1", "ece")),
@@ -77,6 +78,19 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame()
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return pd.DataFrame(rows)
+
+
+def backbone_label(model: dict[str, Any]) -> str:
+    """``resnet10`` -> ``ResNet-10``, ``resnext50_32x4d`` -> ``ResNeXt-50 32x4d``; a width other than 64
+    (the papers' ResNets) is appended: ``ResNet-10 (width 16)``."""
+    name = str(model.get("name") or "unknown")
+    for prefix, pretty in (("resnext", "ResNeXt-"), ("resnet", "ResNet-")):
+        if name.startswith(prefix):
+            depth, _, variant = name[len(prefix):].partition("_")
+            name = pretty + depth + (f" {variant}" if variant else "")
+            break
+    width = model.get("width")
+    return name + (f" (width {width})" if width not in (None, 64) else "")
 
 
 def _array(values: Any) -> np.ndarray:
@@ -149,9 +163,16 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
                          if k not in opened and not k.startswith("rejected_")}, **opened}
     data_cfg, loss_cfg = cfg.get("data") or {}, cfg.get("loss") or {}
     loss_params = {k: v for k, v in loss_cfg.items() if k != "name"} if isinstance(loss_cfg, dict) else {}
+    # A method run (oltr.methods) records its method and stage in method.json; training runs are the
+    # pipeline's own methods: the plain stage-1 model, or OLTR's meta-embedding stage 2.
+    method_file = run_dir / METHOD_FILE
+    method = json.loads(method_file.read_text()) if method_file.is_file() else {}
+    stage = int(method.get("stage") or ev.get("stage") or cfg.get("stage") or 0)
     row: dict[str, Any] = {
         "dataset": ev.get("dataset") or data_cfg.get("name") or "unknown",
-        "stage": int(ev.get("stage") or cfg.get("stage") or 0),
+        "stage": stage,
+        "method": method.get("method") or ("plain" if stage == 1 else "oltr"),
+        "backbone": backbone_label(cfg.get("model") or {}),
         "loss": ev.get("loss") or (loss_cfg.get("name") if isinstance(loss_cfg, dict) else None) or "unknown",
         "seed": ev.get("seed", cfg.get("seed")),
         "name": cfg.get("name") or run_dir.name,
@@ -161,7 +182,9 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
         "loss_params": json.dumps(loss_params, sort_keys=True, default=str),
         "run_dir": str(run_dir),
         # finished when scored (eval_test.json says so); older files: the run directory now
-        "complete": bool(ev["complete"]) if "complete" in ev else _finished(run_dir),
+        # a method run (oltr.methods) has no best.pt of its own: finished once complete.json is written
+        "complete": (bool(ev["complete"]) if "complete" in ev else _finished(run_dir))
+        or bool(method and (run_dir / "complete.json").is_file()),
         "experiment": experiment_key(cfg),
     }
     row.update(_scalars(closed, "closed_"))

@@ -149,10 +149,14 @@ def mark_leads(table, runs, columns, *, alpha: float = ALPHA):
         table[f"{c.key}_mark"] = ""
         for suffix in ("_p", "_ci_low", "_ci_high"):
             table[f"{c.key}{suffix}"] = np.nan
+    from oltr.methods import method_label
+
     ours = table[~table["published"].astype(bool)]
+    # a row of ours is one (method, loss): its runs are those of that method label and loss
+    labels = runs["method"].map(method_label) if "method" in runs else runs["stage"].map({1: "Plain", 2: "OLTR"})
     for (dataset, stage), rows in ours.groupby(["dataset", "stage"], sort=False):
-        groups = [runs[(runs["dataset"] == dataset) & (runs["stage"] == stage) & (runs["loss"] == m)]
-                  for m in rows["method"]]
+        groups = [runs[(runs["dataset"] == dataset) & (runs["stage"] == stage) & (labels == m) & (runs["loss"] == lo)]
+                  for m, lo in zip(rows["method"], rows["loss"])]
         for c in columns:
             if c.key not in runs:
                 continue

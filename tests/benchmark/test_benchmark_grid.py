@@ -29,7 +29,7 @@ def tiny_data(tmp_path_factory, fashion_mnist_dir) -> Path:
 def _suite(tmp_path: Path, data_root: Path) -> Path:
     suite = yaml.safe_load((REPO / "configs" / "suites" / "fashion_mnist_lt.yaml").read_text())
     suite.update(stage_1=str(REPO / suite["stage_1"]), stage_2=str(REPO / suite["stage_2"]),
-                 data_root=str(data_root), seeds=[0])
+                 data_root=str(data_root), seeds=[0], methods=["plain", "oltr"])
     path = tmp_path / "tiny_suite.yaml"
     path.write_text(yaml.safe_dump(suite))
     return path
@@ -41,7 +41,11 @@ TINY_OVERRIDES = ["epochs=1", "data.prepare=null", "data.batch_size=32", "data.e
 
 def test_tiny_grid_end_to_end(tmp_path, tiny_data):
     out, runs = tmp_path / "results", tmp_path / "runs"
-    argv = ["benchmark", "--suite", str(_suite(tmp_path, tiny_data)), "--losses", "ce,cfl", "--seeds", "0",
+    suite_file = _suite(tmp_path, tiny_data)
+    raw = yaml.safe_load(suite_file.read_text())
+    raw["methods"] = ["plain", "oltr", {"name": "crt", "batch_size": 32, "epochs": 2}, "tau_norm"]
+    suite_file.write_text(yaml.safe_dump(raw))
+    argv = ["benchmark", "--suite", str(suite_file), "--losses", "ce,cfl", "--seeds", "0",
             "--out", str(out), "--runs-dir", str(runs)]
     for item in TINY_OVERRIDES:
         argv += ["--set", item]
@@ -62,14 +66,22 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_data):
                  "per_class_accuracy.png", "shot_bars.png", "xi_schedules.png", "training_curves.png"):
         assert (out / name).is_file(), name
 
+    for method in ("crt", "tau_norm"):  # methods read the stage-1 run of the same loss and seed
+        for loss in ("ce", "cfl"):
+            info = json.loads((runs / f"{method}_{loss}_seed0" / "method.json").read_text())
+            assert Path(info["stage1"]).name == f"stage_1_{loss}_seed0" and info["method"] == method
+    assert json.loads((runs / "crt_ce_seed0" / "method.json").read_text())["params"]["batch_size"] == 32
+
     table = pd.read_csv(out / "leaderboard.csv")
     ours = table[~table["published"].astype(bool)] if "published" in table else table
-    rows = {(int(s), m) for s, m in zip(ours["stage"], ours["method"])}
-    assert rows == {(1, "ce"), (1, "cfl"), (2, "ce"), (2, "cfl")}
+    rows = {(int(s), m, lo) for s, m, lo in zip(ours["stage"], ours["method"], ours["loss"])}
+    assert rows == {(st, m, lo) for st, m in ((1, "Plain"), (2, "OLTR"), (2, "cRT"), (2, "τ-norm"))
+                    for lo in ("ce", "cfl")}
+    assert set(ours["backbone"]) == {"ResNet-10 (width 16)"}
     md = (out / "leaderboard.md").read_text()
-    assert md.count("| FashionMNIST_LT |") == 4
+    assert md.count("| FashionMNIST_LT |") == 8
     grid = json.loads((out / "grid.json").read_text())
-    assert grid["losses"]["cfl"]["name"] == "cfl" and grid["seeds"] == [0] and len(grid["runs"]) == 4
+    assert grid["losses"]["cfl"]["name"] == "cfl" and grid["seeds"] == [0] and len(grid["runs"]) == 8
 
 
 def test_interrupted_grid_resumes_without_redoing_finished_runs(tmp_path, tiny_data, monkeypatch):
@@ -116,6 +128,29 @@ def test_unknown_suite_and_preset_are_clear_errors(tmp_path):
     bad.write_text("dataset: X\nstage_1: a\nstage_2: b\nlosses: {ce: {name: ce}}\ntypo: 1\n")
     with pytest.raises(ValueError, match=r"bad.yaml: unknown key\(s\) \['typo'\]"):
         bench.load_suite(str(bad))
+
+
+def test_method_cells_depend_on_their_stage1_run_and_bad_methods_fail_at_load(tmp_path):
+    suite = bench.load_suite("fashion_mnist_lt")
+    assert [m["name"] for m in suite.methods] == ["plain", "oltr", "crt", "tau_norm", "lws", "ncm", "logit_adjust"]
+    grid = bench.plan_grid(suite, ["ce"], [0, 1], tmp_path)
+    assert len(grid) == 2 * 7
+    for cell in grid:
+        stage1 = tmp_path / f"stage_1_ce_seed{cell.seed}"
+        assert cell.depends_on == (() if cell.method == "plain" else (stage1,))
+        assert grid.index(next(c for c in grid if c.run_dir == stage1)) <= grid.index(cell)
+    for methods, match in ((["plain", "crtt"], r"methods\[1\]: unknown method 'crtt'; available: plain, oltr, crt"),
+                           ([{"name": "ncm", "nrom": "l2"}], r"methods\[0\] \(ncm\): unknown parameter\(s\) \['nrom'\]"),
+                           (["ncm", "ncm"], r"methods\[1\]: method .ncm. listed twice"), ([], "'methods' must be a non-empty list")):
+        bad = tmp_path / "bad_methods.yaml"
+        bad.write_text(yaml.safe_dump({"dataset": "X", "stage_1": "a", "stage_2": "b", "losses": {"ce": {"name": "ce"}},
+                                       "methods": methods}))
+        with pytest.raises(ValueError, match="bad_methods.yaml: " + match):
+            bench.load_suite(str(bad))
+    plain_only = bench.Suite("s", "X", Path("a"), Path("b"), {"ce": {"name": "ce"}}, methods=[{"name": "ncm"}])
+    cells = bench.plan_grid(plain_only, ["ce"], [0], tmp_path)
+    assert [c.method for c in cells] == ["plain", "ncm"]
+    assert bench.reported_runs(plain_only, cells) == [tmp_path / "ncm_ce_seed0"]  # stage 1 trained, not reported
 
 
 def test_every_shipped_suite_loads_and_names_existing_configs():

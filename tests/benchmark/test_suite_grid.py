@@ -121,8 +121,9 @@ def test_cifar_lt_suite_end_to_end(tmp_path, monkeypatch, k):
     _, train = read_list(tmp_path / "data" / f"CIFAR{k}_LT_IF100" / f"CIFAR{k}_LT_IF100_train.txt")
     assert train.size == sum(np.bincount(train))
     table = pd.read_csv(out / "leaderboard.csv")
-    assert (1, "cfl") in set(zip(table["stage"], table["method"]))
-    assert ((2, "cfl") in set(zip(table["stage"], table["method"]))) == (k == 10)
+    rows = set(zip(table["stage"], table["method"], table["loss"]))
+    assert (1, "Plain", "cfl") in rows
+    assert ((2, "OLTR", "cfl") in rows) == (k == 10)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_sweep_suite_end_to_end(tmp_path, tiny_fmnist):
 
 @pytest.mark.slow
 def test_protocol_suite_end_to_end(tmp_path, tiny_fmnist):
-    suite = _write_suite(tmp_path, "fashion_mnist_lt", stage_2=None, seeds=[0], data_root=str(tiny_fmnist),
+    suite = _write_suite(tmp_path, "fashion_mnist_lt", stage_2=None, methods=["plain"], seeds=[0], data_root=str(tiny_fmnist),
                          losses={"ce": {"name": "ce"}, "cfl": {"name": "cfl", "gamma_hc": 3, "factor": 4}},
                          protocols={"slow": {"set": {"optim.lr_features": 0.01}},
                                     "fast": {"set": {"optim.lr_features": 0.2}, "losses": {"cfl": {"gamma_hc": 2}}}})

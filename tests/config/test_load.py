@@ -27,7 +27,7 @@ OLTR_CONFIGS = [p for p in CONFIGS if p.parent.name in ("ImageNet_LT", "Places_L
 
 
 def test_shipped_configs_load():
-    assert len(OLTR_CONFIGS) == 6
+    assert len(OLTR_CONFIGS) == 8  # two stages x 3 datasets + the Decoupling joint recipes
     for path in OLTR_CONFIGS:
         cfg = load_config(path, check_loss=False)
         assert isinstance(cfg, RunConfig)

@@ -31,6 +31,10 @@ def _forward_backward(model: FeatureModel, x: torch.Tensor) -> tuple[torch.Tenso
 ])
 def test_forward_backward(name, stem, size, batch, width):
     torch.manual_seed(0)
+    if FEATURE_MODELS.get(name).meta.get("groups", 1) > 1:  # ResNeXt: 32 groups need width >= 16
+        width = 16
+        with pytest.raises(ValueError, match="no channel per group.*width >= 16"):
+            build_feature_model(name, width=8)
     model = build_feature_model(name, stem=stem, width=width, use_attention=True, use_fc_add=True, fc_add_dim=32)
     # Zero-initialised attention output would leave the attention's inner layers without gradient at init.
     torch.nn.init.normal_(model.attention.out.weight, std=0.01)
@@ -151,3 +155,18 @@ def test_option_a_shortcut_subsamples_and_pads_with_zeros():
     y = PadShortcut(2, 2)(x)
     assert y.shape == (1, 4, 2, 2)
     assert torch.equal(y[0, 1:3], x[0, :, ::2, ::2]) and not y[0, 0].any() and not y[0, 3].any()
+
+
+def test_resnext50_32x4d_matches_torchvision():
+    """Same keys, shapes and numbers as torchvision's resnext50_32x4d minus its fc head."""
+    torch.manual_seed(0)
+    ours = build_feature_model("resnext50_32x4d").eval()
+    reference = torchvision.models.resnext50_32x4d().eval()
+    ref_state = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
+    ours.backbone.load_state_dict(ref_state, strict=True)
+    assert ours.feat_dim == 2048 and ours.backbone.layer1[0].conv2.groups == 32
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        feature, _ = ours(x)
+        expected = torch.flatten(reference.avgpool(torch.nn.Sequential(*list(reference.children())[:-2])(x)), 1)
+    torch.testing.assert_close(feature, expected)

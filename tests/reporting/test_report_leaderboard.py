@@ -19,14 +19,14 @@ def test_seeds_aggregated_as_mean_and_std(runs_root):
     runs = collect_runs(runs_root)
     table = leaderboard_table(runs)
     assert not table["published"].any()  # no published rows for Fashion-MNIST-LT
-    assert list(table["method"]) == ["ce", "cfl", "focal"]
-    focal = table.set_index("method").loc["focal"]
+    assert list(table["loss"]) == ["ce", "cfl", "focal"] and set(table["method"]) == {"Plain"}  # stage-1 runs
+    focal = table.set_index("loss").loc["focal"]
     values = runs.loc[runs["loss"] == "focal", "closed_medium"] * 100
     assert focal["n_seeds"] == 2 and focal["seeds"] == "0 1"
     assert focal["closed_medium"] == pytest.approx(values.mean())
     assert focal["closed_medium_std"] == pytest.approx(values.std(ddof=1))
     assert focal["open_f_measure"] == pytest.approx(runs.loc[runs["loss"] == "focal", "open_f_measure"].mean())
-    assert np.isnan(table.set_index("method").loc["cfl", "closed_few_std"])  # one seed: no std
+    assert np.isnan(table.set_index("loss").loc["cfl", "closed_few_std"])  # one seed: no std
 
 
 def test_published_rows_for_present_datasets(tmp_path):
@@ -47,7 +47,7 @@ def test_runs_of_different_configs_are_separate_rows_labelled_by_what_differs(tm
     write_run(tmp_path, loss="focal", seed=2, loss_params={"gamma": 3})
     write_run(tmp_path, loss="ce", seed=0, config={"epochs": 30})
     write_run(tmp_path, loss="ce", seed=1, config={"epochs": 10})
-    table = leaderboard_table(collect_runs(tmp_path)).set_index("method")
+    table = leaderboard_table(collect_runs(tmp_path)).set_index("loss")
     assert sorted(table.index) == ["ce (epochs=10)", "ce (epochs=30)", "focal (loss.gamma=2)", "focal (loss.gamma=3)"]
     assert table.loc["focal (loss.gamma=2)", "seeds"] == "0 1" and table.loc["focal (loss.gamma=3)", "n_seeds"] == 1
     assert table.loc["ce (epochs=10)", "n_seeds"] == 1
@@ -65,7 +65,7 @@ def test_unfinished_runs_are_left_out_unless_asked(tmp_path):
 def test_render_markdown(runs_root):
     text = render(leaderboard_table(collect_runs(runs_root)), "md")
     lines = text.splitlines()
-    assert lines[0].startswith("| Dataset | Stage | Method | Seeds | Closed Many |")
+    assert lines[0].startswith("| Dataset | Stage | Method | Loss | Backbone | Seeds | Closed Many |")
     assert "Open F-measure" in lines[0] and "Open AUROC" in lines[0] and "Closed ECE" in lines[0]
     assert len({line.count("|") for line in lines[:5]}) == 1  # header, rule, 3 rows: same column count
     assert " ± " in lines[2] and "Our runs: shot groups many > 100" in text
@@ -75,7 +75,8 @@ def test_render_markdown_published_footnote():
     text = render(leaderboard_table(None), "md")
     places = [line for line in text.splitlines() if line.startswith("| Places_LT | 2 | OLTR [")][0]
     cells = [c.strip() for c in places.strip("|").split("|")]
-    assert cells[7:9] == ["35.9", "–"]  # overall shown, group mean empty
+    assert cells[3:5] == ["–", "ResNet-152"]  # published rows: no loss of ours, the paper's backbone
+    assert cells[9:11] == ["35.9", "–"]  # overall shown, group mean empty
     assert "not the mean of the three groups" in text and "(published)" in places
 
 
@@ -94,7 +95,7 @@ def test_render_latex(runs_root):
 def test_render_csv_and_html(runs_root):
     table = leaderboard_table(collect_runs(runs_root))
     back = pd.read_csv(io.StringIO(render(table, "csv")))
-    assert list(back["method"]) == ["ce", "cfl", "focal"]
+    assert list(back["loss"]) == ["ce", "cfl", "focal"]
     np.testing.assert_allclose(back["closed_overall"], table["closed_overall"], rtol=1e-5)
     html = render(table, "html")
     assert html.startswith("<table") and "Closed set" in html and "±" in html

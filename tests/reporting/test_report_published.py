@@ -55,3 +55,26 @@ def test_number_without_source_is_rejected(tmp_path):
 
 def test_filter_by_dataset():
     assert set(load_published(datasets=["ImageNet_LT"])["dataset"]) == {"ImageNet_LT"}
+
+
+def test_every_quoted_number_appears_in_its_quote():
+    """Rows added with issue 13 carry the table row they were read from; each number must be in it."""
+    import re
+
+    rows = [r for r in read_published()["rows"] if "quote" in r]
+    assert {r["method"] for r in rows} >= {"Joint (CE)", "NCM", "cRT", "τ-norm", "LWS"}
+    for row in rows:
+        printed = re.findall(r"(?<![\d.])\d+\.\d+(?![\d])", row["quote"])
+        for section in ("closed", "open"):
+            for value in (row.get(section) or {}).values():
+                assert f"{value:.1f}" in printed, (row["method"], value, row["quote"])
+
+
+def test_a_number_missing_from_its_quote_is_rejected(tmp_path):
+    data = yaml.safe_load(PUBLISHED_FILE.read_text())
+    row = next(r for r in data["rows"] if r.get("method") == "cRT")
+    row["closed"]["few"] = 72.4  # not in "| cRT | 61.8 | 46.2 | 27.4 | 49.6 |"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(ValueError, match=r"closed.few = 72.4 does not appear in its quote"):
+        read_published(bad)

@@ -51,7 +51,7 @@ def test_paired_bootstrap_interval():
 def test_leaderboard_marks_from_welch(runs_root):
     runs = collect_runs([runs_root])
     table = leaderboard_table(runs, published=False)
-    ours = table.set_index("method")
+    ours = table.set_index("loss")  # our rows: one per (method, loss); these are all Plain
     best = ours["closed_overall"].idxmax()
     assert ours.loc[best, "closed_overall_mark"] in ("best", "best*")
     assert (ours.drop(index=best)["closed_overall_mark"] == "").all()
@@ -69,7 +69,7 @@ def test_single_seed_rows_use_the_bootstrap(tmp_path):
         write_run(tmp_path / "runs", loss=loss, seed=0)
     table = leaderboard_table(collect_runs([tmp_path / "runs"]), published=False)
     row = table[table["closed_overall_mark"] != ""].iloc[0]
-    assert row["method"] == "cfl" and np.isfinite(row["closed_overall_ci_low"])
+    assert row["loss"] == "cfl" and np.isfinite(row["closed_overall_ci_low"])
     assert row["closed_overall_ci_low"] < row["closed_overall_ci_high"]
     assert row["closed_overall_mark"] == ("best*" if row["closed_overall_ci_low"] > 0 else "best")
 
