@@ -8,7 +8,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 .PHONY: demo test install dataset bench clean
 
 demo: install dataset
-	$(BIN)/oltr benchmark --suite fashion_mnist_lt --out results/fashion_mnist_lt
+	$(BIN)/oltr benchmark --suite fashion_mnist_lt --out results/fashion_mnist_lt --jobs 2
 
 test: install dataset
 	$(BIN)/python -m pytest -q
@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[test,plots]' torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[test,plots,tensorboard,slurm]' torch==2.14.1 torchvision==0.29.1
 	touch $@
 
 # Debian's Fashion-MNIST (real images, offline) is the bundled default dataset.
@@ -34,6 +34,7 @@ bench: install dataset
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/grid.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -239,6 +239,20 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
     return out + suite.overrides + suite.preset_overrides.get(cell.loss, []) + list(extra)
 
 
+def _cell_job(cell: GridRun, tag: str, config: Path | None, overrides: list[str], rule: str, nproc_per_node: int,
+              torchrun_args: str, method_params: dict[str, Any] | None = None):
+    """The launcher-neutral job of one cell: training cells name their config and overrides; method cells
+    (``oltr.methods``) the method, its parameters and the stage-1 run they read."""
+    from oltr.grid import CellJob
+
+    common = dict(name=tag, run_dir=str(cell.run_dir), depends_on=tuple(str(p) for p in cell.depends_on), rule=rule)
+    if not cell.trains:
+        return CellJob(config="", kind="method", method=cell.method,
+                       method_params=json.dumps(method_params or {}, sort_keys=True), **common)
+    return CellJob(config=str(config), overrides=tuple(overrides), nproc_per_node=nproc_per_node,
+                   torchrun_args=torchrun_args, **common)
+
+
 def _train_in_process(config: Path, overrides: list[str], run_dir: Path, progress: bool = True) -> None:
     from oltr.config import load_config
     from oltr.engine import train
@@ -287,60 +301,6 @@ def _cell_name(cell: GridRun) -> str:
     return f"stage {cell.stage}" if cell.trains else f"method {cell.method}"
 
 
-def run_cell(
-    suite: Suite,
-    cell: GridRun,
-    *,
-    data_root: str | None = None,
-    lists: str | None = None,
-    flavour: str | None = None,
-    overrides: Sequence[str] = (),
-    nproc_per_node: int = 1,
-    torchrun_args: str = "",
-    rule: str = "strict",
-    log: Callable[[str], None] = print,
-    tag: str = "",
-    progress: bool = True,
-) -> str:
-    """Run (or skip, or resume) one grid cell and its test evaluation; ``"skipped"`` or ``"done"``.
-
-    Training cells go through :func:`oltr.engine.train` (or torchrun); method cells through
-    :func:`oltr.methods.apply_method` on the finished stage-1 run in ``cell.depends_on``. Everything a
-    cell needs is in its arguments, so a scheduler can call this in a worker process.
-    """
-    from oltr.engine import evaluate_run, is_complete
-
-    tag = tag or f"{_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
-    if not cell.trains:
-        from oltr.methods import apply_method
-
-        params = next(dict(m) for m in suite.methods if m["name"] == cell.method)
-        params.pop("name")
-        if (cell.run_dir / "complete.json").is_file() and (cell.run_dir / "eval_test.json").is_file():
-            apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)  # checks it is ours
-            log(f"{tag}: complete, skipped")
-            return "skipped"
-        log(f"{tag}: applying to {cell.depends_on[0].name}")
-        apply_method(cell.method, cell.depends_on[0], cell.run_dir, rule=rule, **params)
-        return "done"
-    stage1_dir = cell.depends_on[0] if cell.depends_on else cell.run_dir.parent / f"stage_1_{cell.loss}_seed{cell.seed}"
-    config = suite.stage_1 if cell.stage == 1 else suite.stage_2
-    ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
-    if is_complete(cell.run_dir):
-        _check_finished_run(config, ovr, cell.run_dir)
-        if _eval_is_current(cell.run_dir):
-            log(f"{tag}: complete, skipped")
-            return "skipped"
-    else:
-        log(f"{tag}: training")
-        if nproc_per_node > 1:
-            _train_torchrun(config, ovr, cell.run_dir, nproc_per_node, torchrun_args, progress)
-        else:
-            _train_in_process(config, ovr, cell.run_dir, progress)
-    evaluate_run(cell.run_dir, split="test", open_set=True, rule=rule, progress=progress)
-    return "done"
-
-
 def run_benchmark(
     suite: Suite | str,
     *,
@@ -357,14 +317,25 @@ def run_benchmark(
     rule: str = "strict",
     plots: bool = True,
     log: Callable[[str], None] = print,
+    jobs: int = 1,
+    threads_per_run: int | None = None,
+    gpus_per_run: int = 0,
+    launcher: str = "local",
+    slurm: dict[str, Any] | None = None,
     progress: bool = True,
     report_only: bool = False,
 ) -> dict[str, Path]:
     """Run (or resume) the whole grid and write the leaderboard; returns the written files.
 
+    ``jobs > 1`` or ``gpus_per_run > 0``: up to ``jobs`` cells at once in local worker processes
+    (:mod:`oltr.grid.local`, ``threads_per_run`` torch threads each, default cores / jobs);
+    ``launcher`` ``slurm`` (or submitit's ``local`` / ``debug`` executors): one job per cell
+    (:mod:`oltr.grid.slurm`, ``slurm`` holds partition, time, folder, ...). Same cells, same files.
+
     ``report_only``: train nothing; write the tables from the grid's finished, evaluated runs and list
     the missing ones in ``grid.json`` (a partial grid's report, or re-rendering after a format change).
     """
+    from oltr.grid import execute_cell
     from oltr.reporting import write_leaderboard
 
     suite = load_suite(suite) if isinstance(suite, str) else suite
@@ -387,16 +358,42 @@ def run_benchmark(
             from oltr.engine.run import RunDirError
 
             raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
+    cells = []
     for k, cell in enumerate([] if report_only else grid, 1):
         tag = f"[{k}/{len(grid)}] {_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
-        t0 = time.perf_counter()
-        status = run_cell(suite, cell, data_root=data_root, lists=lists, flavour=flavour, overrides=overrides,
-                          nproc_per_node=nproc_per_node, torchrun_args=torchrun_args, rule=rule, log=log, tag=tag,
-                          progress=progress)
-        if status == "skipped":
-            continue
-        timings[str(cell.run_dir)] = round(time.perf_counter() - t0, 1)
-        log(f"{tag}: done in {timings[str(cell.run_dir)]:.1f} s (total {time.perf_counter() - start:.0f} s)")
+        if cell.trains:
+            stage1_dir = cell.depends_on[0] if cell.depends_on else runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
+            config = suite.stage_1 if cell.stage == 1 else suite.stage_2
+            ovr = _overrides(suite, cell, stage1_dir, data_root, lists, flavour, overrides)
+            cells.append(_cell_job(cell, tag, config, ovr, rule, nproc_per_node, torchrun_args))
+        else:
+            params = {k: v for k, v in next(m for m in suite.methods if m["name"] == cell.method).items() if k != "name"}
+            cells.append(_cell_job(cell, tag, None, [], rule, 1, "", method_params=params))
+    if launcher != "local":
+        from oltr.grid.slurm import run_submitit
+
+        timings.update(run_submitit(cells, cluster=launcher, gpus_per_run=gpus_per_run, log=log, **(slurm or {})))
+    elif jobs > 1 or gpus_per_run > 0:
+        from oltr.grid.local import run_local
+
+        timings.update(run_local(cells, jobs=jobs, threads_per_run=threads_per_run, gpus_per_run=gpus_per_run,
+                                 log=log))
+    else:
+        import torch
+
+        threads_before = torch.get_num_threads()
+        if threads_per_run:
+            torch.set_num_threads(threads_per_run)
+        try:
+            for job in cells:
+                result = execute_cell(job, progress=progress, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
+                if result["status"] == "skipped":
+                    log(f"{job.name}: complete, skipped")
+                    continue
+                timings[job.run_dir] = result["seconds"]
+                log(f"{job.name}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
+        finally:
+            torch.set_num_threads(threads_before)
 
     from oltr.reporting.suite_reports import write_suite_reports
 

@@ -6,10 +6,13 @@ live under ``data.open_root`` (default ``data.root``).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -37,21 +40,35 @@ def prepare_data(cfg: RunConfig, env: DistEnv) -> None:
 
     A preparation that records what it wrote (``meta.json``) is always called: it returns at once when
     its folder is complete and refuses a folder holding another preparation. Others run only when the
-    train list is missing.
+    train list is missing. Concurrent runs of a grid (``oltr benchmark --jobs N``) share one data folder:
+    an exclusive lock beside it makes the second process wait for the first one's preparation instead of
+    reading a half-written folder.
     """
     if not cfg.data.prepare:
         return
     from oltr.data.registry import DATASETS, prepare_dataset
 
     entry = DATASETS.get(cfg.data.prepare)  # unknown names: ValueError listing the registered ones
-    if cfg.data.prepare == "fashion_mnist_lt" and list_path(cfg, "train").is_file():
-        return
     if env.primary:
-        log.info("preparing %s under %s", entry.name, cfg.data.root)
-        prepare_dataset(entry.name, cfg.data.root, data_name=cfg.data.name, **cfg.data.prepare_args)
+        with _preparation_lock(Path(cfg.data.root)):
+            if not (cfg.data.prepare == "fashion_mnist_lt" and list_path(cfg, "train").is_file()):
+                log.info("preparing %s under %s", entry.name, cfg.data.root)
+                prepare_dataset(entry.name, cfg.data.root, data_name=cfg.data.name, **cfg.data.prepare_args)
     barrier(env)
     if not list_path(cfg, "train").is_file():
         raise FileNotFoundError(f"data.prepare={cfg.data.prepare!r} did not produce {list_path(cfg, 'train')}")
+
+
+@contextmanager
+def _preparation_lock(root: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``<parent>/.<root name>.prepare.lock``, released when the process ends."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.prepare.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_dataset(cfg: RunConfig, split: str, *, train_transform: bool = False, num_classes: int | None = None):

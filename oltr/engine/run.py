@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from oltr.engine import build
 from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything,
                                     write_json_atomic, writing)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
+from oltr.engine.epoch_logs import EpochLogs
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.lock import run_lock
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
@@ -66,7 +68,9 @@ def run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> st
     raises RunDirError when the directory is not ours to use (another config, not a run, resume not allowed)."""
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
-        if run_dir.is_dir() and any(p for p in run_dir.iterdir() if not p.name.startswith(".")):
+        # grid.log: the grid scheduler's per-run worker log, opened before the run starts
+        if run_dir.is_dir() and any(p for p in run_dir.iterdir()
+                                    if not p.name.startswith(".") and p.name != "grid.log"):
             raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
         return "fresh"
     if not (run_dir / "last.pt").is_file() and not is_complete(run_dir):
@@ -190,8 +194,9 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
             for tmp in [*run_dir.glob(".*.tmp"), *run_dir.glob(".*.tmp.npz")]:
                 tmp.unlink(missing_ok=True)
         if env.primary and state == "fresh":
-            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt", COMPLETE):
+            for stale in ("metrics.jsonl", "train.log", "last.pt", "best.pt", COMPLETE, "summary.csv"):
                 (run_dir / stale).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
             with writing(run_dir / "config.yaml"):
                 dump_config(_provenance(cfg, run_dir), run_dir / "config.yaml")
         barrier(env)
@@ -282,6 +287,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
     criterion = task.criterion
     # Only scheduled losses have a meaningful xi (focal/asl expose xi = 0 as the degenerate case).
     scheduled = bool(loss_info(cfg.loss.name).meta.get("has_schedule"))
+    epoch_logs = EpochLogs(run_dir, start_epoch) if env.primary else None  # summary.csv + TensorBoard
 
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
@@ -317,6 +323,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                     "config": to_dict(cfg), "stage": cfg.stage}
             with writing(run_dir / "metrics.jsonl"), (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
+            epoch_logs.write(record)
             if improved:
                 save_atomic({"model": model_state, "epoch": epoch + 1, "best_metric": best, "config_hash": chash,
                              "config": to_dict(cfg), "stage": cfg.stage}, run_dir / "best.pt")
@@ -329,7 +336,11 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                  t_epoch, record["time"]["images_per_s"])
         if stop_after_epoch is not None and epoch >= stop_after_epoch and epoch + 1 < cfg.epochs:
             log.info("stopping after epoch %d (stop_after_epoch)", epoch + 1)
+            if epoch_logs is not None:
+                epoch_logs.close()
             return
+    if epoch_logs is not None:
+        epoch_logs.close()
     if env.primary:
         write_json_atomic({"epochs": cfg.epochs, "best_overall": best, "best_epoch": best_epoch,
                            "config_hash": chash}, run_dir / COMPLETE)
