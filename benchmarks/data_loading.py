@@ -29,7 +29,8 @@ from PIL import Image
 
 from oltr.data import ImageListDataset, build_transform, load_image, prepare_fashion_mnist_lt, read_list, write_list
 from oltr.data.fashion_mnist_lt import default_source, fashion_mnist_lt_paths
-from _machine import cpu_name  # benchmarks/ is on sys.path when a script runs
+from _baselines import PILImageList, pil_load, pil_transform, v2_transform  # benchmarks/ is on sys.path
+from _machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(500, 375), (500, 333), (375, 500), (500, 400), (640, 480), (400, 300)]  # typical ILSVRC shapes
@@ -69,19 +70,20 @@ def per_sample(ds: ImageListDataset) -> Callable[[], int]:
 
 def decode_only(root: Path, lst: Path, loader: str) -> Callable[[], int]:
     paths = [root / p for p in read_list(lst)[0]]
+    load = pil_load if loader == "pil" else load_image
 
     def run() -> int:
         for path in paths:
-            load_image(path, loader)
+            load(path)
         return len(paths)
 
     return run
 
 
 def transform_only(root: Path, lst: Path, backend: str) -> Callable[[], int]:
-    loader = "pil" if backend == "pil" else "tensor"
-    images = [load_image(root / p, loader) for p in read_list(lst)[0]]
-    transform = build_transform("imagenet", True, backend=backend)
+    load = pil_load if backend == "pil" else load_image
+    images = [load(root / p) for p in read_list(lst)[0]]
+    transform = transform_of("imagenet", True, backend)
 
     def run() -> int:
         for image in images:
@@ -89,6 +91,14 @@ def transform_only(root: Path, lst: Path, backend: str) -> Callable[[], int]:
         return len(images)
 
     return run
+
+
+def transform_of(preset: str, train: bool, backend: str, size: int | None = None) -> Callable:
+    """oltr's transform (``backend='tensor'``) or a baseline's (``'v2'``, ``'pil'``)."""
+    if backend == "tensor":
+        return build_transform(preset, train, size)
+    baseline = v2_transform if backend == "v2" else pil_transform
+    return baseline(preset, train, size or (224 if preset == "imagenet" else 28))
 
 
 def batched(ds: ImageListDataset, batch: int = 128) -> Callable[[], int]:
@@ -142,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         lst = make_jpegs(root, args.images)
 
         def ds(train: bool, backend: str, loader: str = "tensor", **kw) -> ImageListDataset:
-            transform = build_transform("imagenet", train, backend=backend, **kw)
-            return ImageListDataset(root, lst, transform, loader=loader)
+            dataset = PILImageList if loader == "pil" else ImageListDataset
+            return dataset(root, lst, transform_of("imagenet", train, backend, **kw))
 
         ref_train = "reference: PIL decode + RandomResizedCrop, flip, ColorJitter, ToTensor, Normalize"
         train = section("Training transform at 224 (ImageNet-LT / Places-LT recipe)", {
@@ -173,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train_list = fashion_mnist_lt_paths(fm_root)["train"]
 
-            def small(backend: str = "tensor", **kw) -> ImageListDataset:
-                return ImageListDataset(fm_root, train_list, build_transform("small", True, backend=backend), **kw)
+            def small(backend: str = "tensor", loader: str = "tensor", **kw) -> ImageListDataset:
+                dataset = PILImageList if loader == "pil" else ImageListDataset
+                return dataset(fm_root, train_list, transform_of("small", True, backend), **kw)
 
             section("Fashion-MNIST-LT training transform (28x28, 1,999 images)", {
                 "PIL decode + RandomCrop(28, padding=2) + flip + ToTensor + Normalize, per sample":

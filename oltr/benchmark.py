@@ -29,8 +29,10 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SUITES_DIR = REPO / "configs" / "suites"
+from oltr.losses import loss_params
+from oltr.resources import CONFIGS_DIR, config_path
+
+SUITES_DIR = CONFIGS_DIR / "suites"
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,11 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
             raise ValueError(f"{path}: reference_losses.{label}: must map stage_1 and stage_2 to a loss section "
                              "with a 'name'")
 
-    def resolve(p: str) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else REPO / q
-
     return Suite(
         name=path.stem,
         dataset=raw["dataset"],
-        stage_1=resolve(raw["stage_1"]),
-        stage_2=resolve(raw["stage_2"]) if raw.get("stage_2") else None,
+        stage_1=config_path(raw["stage_1"]),
+        stage_2=config_path(raw["stage_2"]) if raw.get("stage_2") else None,
         losses=losses,
         seeds=[int(s) for s in raw.get("seeds", [0])],
         data_root=raw.get("data_root"),
@@ -226,7 +224,7 @@ def _overrides(suite: Suite, cell: GridRun, stage1_dir: Path, data_root: str | N
         preset = dict(suite.reference_losses[cell.loss][f"stage_{cell.stage}"])
     else:
         preset = dict(suite.losses[cell.loss])
-    if flavour is not None and preset["name"] in {"focal", "asl", "cfl", "casl"}:
+    if flavour is not None and "flavour" in loss_params(preset["name"]):
         preset["flavour"] = flavour
     out = [f"seed={cell.seed}", "loss=" + json.dumps(preset)]
     if flavour == "reference" and cell.stage == 2:
@@ -276,11 +274,11 @@ def _check_finished_run(config: Path, overrides: list[str], run_dir: Path) -> No
     """Reuse a finished run only if it was trained with this cell's config, as ``oltr train --resume``
     does; a run of another config (other --set, --flavour or preset) raises ``RunDirError``."""
     from oltr.config import config_hash, load_config
-    from oltr.engine.run import RunDirError, _run_dir_state
+    from oltr.engine import RunDirError, run_dir_state
 
     cfg = load_config(config, overrides)
     try:
-        _run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
+        run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
     except RunDirError as e:
         raise RunDirError(f"{e} (for the benchmark: pass another --runs-dir, or remove the old run)") from None
 

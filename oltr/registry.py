@@ -11,9 +11,17 @@ import difflib
 import fnmatch
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T", bound=Callable[..., Any])
+C = TypeVar("C")
+
+
+def check_choice(name: str, value: C, choices: Iterable[Any]) -> C:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` naming ``name`` and listing them."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,16 @@ def fashion_mnist_dir() -> Path:
     return _need(FASHION_MNIST)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` skip, saying why, where no CUDA device is visible."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (marker 'gpu')")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _one_intra_op_thread():
     """One torch thread per test: the tests run tiny models and tensors, where intra-op threads only add

@@ -1,11 +1,10 @@
-"""``oltr data``: verify official lists, print list statistics, prepare Fashion-MNIST-LT, build the manifest.
+"""``oltr data``: verify official lists, print list statistics, prepare Fashion-MNIST-LT.
 
 Examples::
 
     oltr data prepare fashion_mnist_lt --out data/FashionMNIST_LT --seed 0
-    oltr data verify --dataset Places_LT --lists ../shared/data_lists --root /data/places365 --sample 1000
-    oltr data stats ../shared/data_lists/Places_LT/Places_LT_train.txt
-    oltr data manifest --shared ../shared/data_lists          # regenerate data_lists/manifest.json
+    oltr data verify --dataset Places_LT --lists /data/lists --root /data/places365 --sample 1000
+    oltr data stats /data/lists/Places_LT/Places_LT_train.txt
 """
 
 from __future__ import annotations
@@ -20,11 +19,9 @@ import numpy as np
 
 from oltr.cli._progress import add_progress_option, progress_enabled
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="split lists: verify, statistics, prepare Fashion-MNIST-LT, manifest",
+    p = sub.add_parser("data", help="split lists: verify, statistics, prepare Fashion-MNIST-LT",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.set_defaults(func=lambda args: p.error("choose a data command"))
     cmds = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
@@ -61,12 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--download", action="store_true", help="download Fashion-MNIST if absent (needs network)")
     r.add_argument("--force", action="store_true", help="rebuild even if complete")
     r.set_defaults(func=run_prepare)
-
-    m = cmds.add_parser("manifest", help="regenerate data_lists/manifest.json from the official lists")
-    m.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data_lists", help="official lists")
-    m.add_argument("--out", type=Path, default=REPO / "data_lists" / "manifest.json")
-    m.add_argument("--check", action="store_true", help="only compare with the existing file (exit 1 if stale)")
-    m.set_defaults(func=run_manifest)
 
 
 def _print_stats(counts: np.ndarray, rules: tuple[str, ...], title: str) -> None:
@@ -269,24 +260,6 @@ def _run_prepare_registered(args: argparse.Namespace) -> int:
         counts = info["class_counts"]
         spread = f"; per class {max(counts)}..{min(counts)}" if counts else ""
         print(f"  {info['file']:<36} {info['lines']:>6} images{spread}  sha256 {info['sha256'][:16]}")
-    return 0
-
-
-def run_manifest(args: argparse.Namespace) -> int:
-    from oltr.data.manifest import build_manifest, dumps_manifest
-
-    manifest = build_manifest(args.shared)
-    text = dumps_manifest(manifest)
-    if args.check:
-        current = args.out.read_text() if args.out.is_file() else ""
-        if current != text:
-            print(f"{args.out} is stale; run 'oltr data manifest'", file=sys.stderr)
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out} ({', '.join(manifest['datasets'])})")
     return 0
 
 

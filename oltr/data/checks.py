@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from torch.utils.data import default_collate
 
-from oltr.data.lists import OPEN_LABEL, ListFormatError
+from oltr.data.lists import OPEN_LABEL, ListFormatError, read_list
 
 
 class DataCheckError(ValueError):
@@ -70,8 +71,6 @@ class CheckedCollate:
         self.paths, self.list_file = paths, str(list_file)
 
     def __call__(self, batch: list[tuple[Any, ...]]) -> Any:
-        from torch.utils.data import default_collate
-
         try:
             return default_collate(batch)
         except RuntimeError:
@@ -92,8 +91,6 @@ def _hw(shape: tuple[int, ...]) -> str:
 
 def known_paths(lists: dict[str, Path]) -> dict[str, list[str]]:
     """Relative paths of the known splits whose list files exist."""
-    from oltr.data.lists import read_list
-
     return {split: read_list(p)[0] for split, p in lists.items() if Path(p).is_file()}
 
 
@@ -104,8 +101,6 @@ def verify_user_lists(name: str, lists_dir: str | os.PathLike) -> list[tuple[str
     in known splits, open list all ``-1`` and disjoint from the known splits, train/val not empty.
     A train list is required; val/test/open are optional.
     """
-    from oltr.data.lists import read_list
-
     lists_dir = Path(lists_dir)
     out: list[tuple[str, Path | None, str]] = []
     found: dict[str, tuple[list[str], np.ndarray]] = {}

@@ -1,8 +1,7 @@
 """Image-list datasets: a root folder plus a split list (ImageNet-LT, Places-LT, Fashion-MNIST-LT, ...).
 
 Images are decoded with ``torchvision.io.decode_image`` to uint8 RGB tensors (falling back to PIL for
-formats libjpeg cannot read, e.g. CMYK JPEGs); ``loader='pil'`` instead hands PIL RGB images to the
-transform, as the reference does. Bad samples are errors naming the file, unless ``skip_bad=True``:
+formats libjpeg cannot read, e.g. CMYK JPEGs). Bad samples are errors naming the file, unless ``skip_bad=True``:
 then missing files are dropped up front and undecodable ones replaced at load time, and the number
 skipped is logged and kept in ``.skipped`` (never silent).
 """
@@ -12,12 +11,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision.io import ImageReadMode, decode_image, read_file
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from .lists import read_list
 from .stats import class_counts
@@ -27,7 +28,6 @@ __all__ = ["ImageListDataset", "ImageLoadError", "load_image", "find_missing"]
 
 log = logging.getLogger(__name__)
 
-Loader = Literal["tensor", "pil"]
 _BATCHED = (SmallTrain, SmallEval)  # transforms that accept (B, C, H, W)
 
 
@@ -36,14 +36,10 @@ class ImageLoadError(OSError):
 
 
 def _decode_tensor(path: Path) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
     try:
         return decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except RuntimeError:
         # libjpeg/libpng could not read it (CMYK JPEG, PNG named .JPEG, ...): let PIL try.
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
         return pil_to_tensor(_decode_pil(path))
 
 
@@ -53,12 +49,8 @@ def _decode_pil(path: Path) -> Image.Image:
         return img.convert("RGB")
 
 
-def load_image(path: str | os.PathLike, loader: Loader = "tensor") -> torch.Tensor | Image.Image:
-    """Decodes one image as RGB.
-
-    Args:
-        path: image file.
-        loader: ``'tensor'`` (uint8 ``(3, H, W)`` tensor) or ``'pil'`` (PIL ``RGB`` image).
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """Decodes one image as a uint8 RGB ``(3, H, W)`` tensor.
 
     Raises:
         ImageLoadError: the file is missing or cannot be decoded.
@@ -67,7 +59,7 @@ def load_image(path: str | os.PathLike, loader: Loader = "tensor") -> torch.Tens
     if not path.is_file():
         raise ImageLoadError(f"image not found: {path}")
     try:
-        return _decode_tensor(path) if loader == "tensor" else _decode_pil(path)
+        return _decode_tensor(path)
     except Exception as err:  # any decoder failure becomes one error type naming the file
         raise ImageLoadError(f"cannot decode image {path}: {err}") from err
 
@@ -92,7 +84,6 @@ class ImageListDataset(Dataset):
         cache: decode every image once into memory as uint8 (small datasets such as
             Fashion-MNIST-LT). Same-sized images are stacked into one tensor so that batched
             transforms run once per batch (``__getitems__``).
-        loader: ``'tensor'`` (default) or ``'pil'`` (the reference's PIL path; not with ``cache``).
 
     Attributes:
         root: the root folder.
@@ -114,13 +105,7 @@ class ImageListDataset(Dataset):
         num_classes: int | None = None,
         skip_bad: bool = False,
         cache: bool = False,
-        *,
-        loader: Loader = "tensor",
     ) -> None:
-        if loader not in ("tensor", "pil"):
-            raise ValueError(f"unknown loader {loader!r}; expected 'tensor' or 'pil'")
-        if cache and loader != "tensor":
-            raise ValueError("cache=True stores uint8 tensors; use loader='tensor'")
         self.root = Path(root)
         list_file = Path(list_file)
         if not list_file.is_absolute() and not list_file.exists() and (self.root / list_file).exists():
@@ -129,7 +114,6 @@ class ImageListDataset(Dataset):
         self.transform = transform
         self.num_classes = num_classes
         self.skip_bad = skip_bad
-        self.loader = loader
         paths, labels = read_list(list_file, num_classes)
         self.paths: list[str] = paths
         self.labels: np.ndarray = labels
@@ -183,10 +167,10 @@ class ImageListDataset(Dataset):
 
     # -- access -------------------------------------------------------------------------------
     def load(self, index: int) -> Any:
-        """The undecorated image of sample ``index`` (uint8 tensor, or PIL with ``loader='pil'``)."""
+        """The undecorated image of sample ``index`` (uint8 ``(3, H, W)`` tensor)."""
         if self._cache is not None:
             return self._cache[index]
-        return load_image(self.root / self.paths[index], self.loader)
+        return load_image(self.root / self.paths[index])
 
     def _load_or_replace(self, index: int) -> tuple[Any, int]:
         """Loads ``index``; with ``skip_bad`` an undecodable image is replaced by the next good one."""
@@ -209,10 +193,6 @@ class ImageListDataset(Dataset):
         image, index = self._load_or_replace(int(index))
         if self.transform is not None:
             image = self.transform(image)
-        elif not isinstance(image, torch.Tensor):
-            from torchvision.transforms.v2.functional import pil_to_tensor
-
-            image = pil_to_tensor(image)
         return image, int(self.labels[index]), index
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int, int]]:

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 from PIL import Image
 
+from oltr.atomic import atomic_path, write_text_atomic
 from .lists import sha256_file, write_list
 
 __all__ = ["ListSpec", "export_lists", "is_prepared"]
@@ -70,16 +71,13 @@ def export_lists(out_dir: str | os.PathLike, lists: Mapping[str, ListSpec], key:
                 continue
             target = out_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG", optimize=False)
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG", optimize=False)
             written.add(rel)
         path = write_list(out_dir / file_name, spec.rel_paths, np.asarray(spec.labels, dtype=np.int64))
         known = spec.labels[spec.labels >= 0]
         info[file_name] = {"file": file_name, "lines": len(spec.labels), "sha256": sha256_file(path),
                            "class_counts": np.bincount(known).tolist() if known.size else []}
     meta = {"key": json.loads(json.dumps(dict(key))), **(dict(extra) if extra else {}), "lists": info}
-    tmp = out_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    write_text_atomic(out_dir / "meta.json", json.dumps(meta, indent=2) + "\n")
     return out_dir

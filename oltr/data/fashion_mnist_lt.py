@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from torchvision.datasets import FashionMNIST
 
-from .lists import OPEN_LABEL, sha256_file, write_list
+from oltr.atomic import write_text_atomic
+from .lists import OPEN_LABEL, read_list, sha256_file, write_list
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -134,8 +136,6 @@ def load_fashion_mnist(source: str | os.PathLike | None = None, download: bool =
         if all(p for pair in found_raw.values() for p in pair):
             found = found_raw
         elif download:
-            from torchvision.datasets import FashionMNIST
-
             for train in (True, False):
                 FashionMNIST(str(folder), train=train, download=True)
             return load_fashion_mnist(folder, download=False)
@@ -207,8 +207,6 @@ def _is_complete(out_dir: Path, meta_expected: dict) -> bool:
     for split, path in lists.items():
         if not path.is_file() or sha256_file(path) != meta["lists"][split]["sha256"]:
             return False
-    from .lists import read_list
-
     return all(
         (out_dir / rel).is_file() for split in SPLITS for rel in read_list(lists[split])[0]
     )
@@ -286,7 +284,5 @@ def prepare_fashion_mnist_lt(
             for split in SPLITS
         },  # fmt: skip
     }
-    tmp = out_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    write_text_atomic(out_dir / "meta.json", json.dumps(meta, indent=2) + "\n")
     return out_dir

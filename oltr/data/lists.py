@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from oltr.atomic import write_text_atomic
+
 __all__ = ["ListFormatError", "read_list", "write_list", "sha256_file", "OPEN_LABEL"]
 
 OPEN_LABEL = -1
@@ -147,13 +149,7 @@ def write_list(path: str | os.PathLike, paths: Sequence[str], labels: Sequence[i
     labels = np.asarray(labels, dtype=np.int64)
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"{p} {int(y)}\n" for p, y in zip(paths, labels.tolist()))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(body, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "".join(f"{p} {int(y)}\n" for p, y in zip(paths, labels.tolist())))
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -1,7 +1,6 @@
 """Class statistics of a training list: counts, imbalance ratio, many / medium / few shot groups.
 
-Two boundary rules exist in the literature for the same three groups (see
-``shared/reference/data_lists_stats.md`` section 4):
+Two boundary rules exist in the literature for the same three groups:
 
 - ``strict`` (default): many ``n > 100``, medium ``20 <= n <= 100``, few ``n < 20``. The OLTR paper
   text, classifier-balancing, RIDE/SADE, BALMS, PaCo.
@@ -9,24 +8,22 @@ Two boundary rules exist in the literature for the same three groups (see
   (``utils.shot_acc`` at HEAD).
 
 They differ only for classes with exactly 100 or exactly 20 training images. The rule itself lives
-in ``oltr.evaluation.shots`` (one implementation for data statistics and metrics); ``shot_groups``
+in :mod:`oltr.shots` (one implementation for data statistics and metrics); ``shot_groups``
 is re-exported from there: ``shot_groups(train_counts, rule='strict') -> {'many', 'medium', 'few'}``
 of sorted int64 class ids.
 """
 
 from __future__ import annotations
 
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from oltr.evaluation.shots import GROUPS, RULES, shot_groups, shot_masks
+from oltr.shots import GROUPS, RULES, shot_groups, shot_masks
 
 __all__ = [
     "SHOT_GROUPS",
     "SHOT_RULES",
-    "ShotRule",
     "class_counts",
     "imbalance_ratio",
     "shot_groups",
@@ -34,7 +31,6 @@ __all__ = [
     "stats_table",
 ]
 
-ShotRule = Literal["strict", "oltr"]
 SHOT_GROUPS = GROUPS
 SHOT_RULES: dict[str, tuple[int, int]] = {name: (r.many_min, r.few_max) for name, r in RULES.items()}
 """rule -> (many if ``n >= many_min``, few if ``n <= few_max``); integers make both rules exact."""
@@ -75,7 +71,7 @@ def imbalance_ratio(counts: np.ndarray) -> float:
     return float("inf") if low == 0 else float(counts.max() / low)
 
 
-def shot_group_of_class(train_counts: np.ndarray, rule: ShotRule = "strict") -> np.ndarray:
+def shot_group_of_class(train_counts: np.ndarray, rule: str = "strict") -> np.ndarray:
     """Group name (``'many'``, ``'medium'`` or ``'few'``) of every class.
 
     Args:

@@ -9,16 +9,11 @@
 ``small`` preset (28x28 data such as Fashion-MNIST-LT): train = random crop with zero padding 2 +
 horizontal flip, eval = nothing; both then normalise with mean = std = 0.5. No resizing to 224.
 
-Three backends build the same recipe:
-
-- ``tensor`` (default): images decoded by ``torchvision.io.decode_image`` to uint8 ``(C, H, W)``
-  tensors; crop + antialiased resize on uint8 channels-last (PyTorch's vectorised uint8 kernel), then
-  jitter and normalisation as a few in-place float ops. The small preset also accepts batches
-  ``(B, C, H, W)`` and draws a crop and flip per sample (see ``ImageListDataset.__getitems__``).
-- ``v2``: the same steps as a ``torchvision.transforms.v2.Compose`` on tensors.
-- ``pil``: classic ``torchvision.transforms`` on PIL images, exactly as the reference does it.
-
-``benchmarks/data_loading.py`` measures all three (results/benchmarks/data_loading.md).
+Images are uint8 ``(C, H, W)`` tensors (``torchvision.io.decode_image``): crop + antialiased resize on uint8
+channels-last (PyTorch's vectorised uint8 kernel), then jitter and normalisation as a few in-place float ops.
+The small preset also accepts batches ``(B, C, H, W)`` and draws a crop and flip per sample (see
+``ImageListDataset.__getitems__``). ``benchmarks/data_loading.py`` measures this against the reference's PIL
+pipeline and ``torchvision.transforms.v2`` (results/benchmarks/data_loading.md).
 """
 
 from __future__ import annotations
@@ -26,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -55,7 +51,6 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 _GRAY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as PIL's "L" conversion and torchvision
 
 Preset = Literal["imagenet", "small", "cifar"]
-Backend = Literal["tensor", "v2", "pil"]
 
 
 @contextlib.contextmanager
@@ -92,8 +87,6 @@ def _one_thread(call: Callable) -> Callable:
 def to_uint8_tensor(image: Any) -> torch.Tensor:
     """A PIL image or uint8 tensor as a uint8 ``(..., 3, H, W)`` RGB tensor (grey is repeated)."""
     if isinstance(image, Image.Image):
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
         image = pil_to_tensor(image.convert("RGB"))
     if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8:
         raise TypeError(f"expected a PIL image or a uint8 tensor, got {type(image).__name__}")
@@ -156,6 +149,16 @@ def _random_resized_crop_box(
     return (height - h) // 2, (width - w) // 2, h, w
 
 
+class TrainParams(NamedTuple):
+    """One draw of :class:`ImageNetTrain`: crop ``box`` (top, left, h, w), ``flip``, jitter ``factors``
+    (brightness, contrast, saturation) and the ``order`` their adjustments run in (empty: no jitter)."""
+
+    box: tuple[int, int, int, int]
+    flip: bool
+    factors: tuple[float, float, float]
+    order: tuple[int, ...]
+
+
 def _resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Antialiased bilinear resize of a uint8 ``(3, H, W)`` tensor (channels-last fast path)."""
     x = x.unsqueeze(0).contiguous(memory_format=torch.channels_last)
@@ -184,12 +187,26 @@ class ImageNetTrain:
         self.normalize = _Normalize(mean, std)
         self.gray = torch.tensor(_GRAY, dtype=torch.float32).view(1, 3)
 
-    def _color_jitter(self, x: torch.Tensor) -> torch.Tensor:
+    def sample(self, height: int, width: int) -> TrainParams:
+        """Draws one augmentation for an image of ``height`` x ``width`` (torch RNG, fixed draw order)."""
+        box = _random_resized_crop_box(height, width, self.scale, self.ratio)
+        flip = bool(torch.rand(()) < 0.5)
+        if self.jitter == 0:
+            return TrainParams(box, flip, (1.0, 1.0, 1.0), ())
         j = self.jitter
-        factors = (1 - j + 2 * j * torch.rand(3)).tolist()
+        factors = tuple((1 - j + 2 * j * torch.rand(3)).tolist())
+        return TrainParams(box, flip, factors, tuple(torch.randperm(3).tolist()))
+
+    def apply(self, img: torch.Tensor, params: TrainParams) -> torch.Tensor:
+        """The augmentation ``params`` on a uint8 ``(3, H, W)`` tensor, then normalisation."""
+        top, left, h, w = params.box
+        x = _resize_uint8(img[:, top : top + h, left : left + w], (self.size, self.size))
+        if params.flip:
+            x = x.flip(-1)
+        x = _to_float_chw(x)
         planes = x.view(3, -1)
-        for op in torch.randperm(3).tolist():
-            f = factors[op]
+        for op in params.order:
+            f = params.factors[op]
             if op == 0:  # brightness: blend with black
                 x.mul_(f)
             elif op == 1:  # contrast: blend with the mean grey level
@@ -202,19 +219,12 @@ class ImageNetTrain:
             # image), so the result stays in range and clipping would be a no-op.
             if f > 1:
                 x.clamp_(0.0, 255.0)
-        return x
+        return self.normalize(x)
 
     @_one_thread
     def __call__(self, image: Any) -> torch.Tensor:
         img = to_uint8_tensor(image)
-        top, left, h, w = _random_resized_crop_box(img.shape[-2], img.shape[-1], self.scale, self.ratio)
-        x = _resize_uint8(img[:, top : top + h, left : left + w], (self.size, self.size))
-        if torch.rand(()) < 0.5:
-            x = x.flip(-1)
-        x = _to_float_chw(x)
-        if self.jitter > 0:
-            x = self._color_jitter(x)
-        return self.normalize(x)
+        return self.apply(img, self.sample(img.shape[-2], img.shape[-1]))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size}, scale={self.scale}, jitter={self.jitter})"
@@ -321,43 +331,7 @@ class SmallEval:
         return f"{type(self).__name__}(size={self.size})"
 
 
-def _v2_transform(preset: str, train: bool, size: int) -> Callable:
-    from torchvision.transforms import v2
-
-    if preset == "imagenet":
-        head = (
-            [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4, 0.4, 0)]
-            if train
-            else [v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size)]
-        )
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    else:
-        head = (
-            [v2.RandomCrop(size, padding=2), v2.RandomHorizontalFlip()] if train else [v2.Resize(size, antialias=True)]
-        )
-        mean, std = SMALL_MEAN, SMALL_STD
-    return v2.Compose([v2.ToImage(), *head, v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
-
-
-def _pil_transform(preset: str, train: bool, size: int) -> Callable:
-    from torchvision import transforms as T
-
-    if preset == "imagenet":
-        head = (
-            [T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4, 0)]
-            if train
-            else [T.Resize(round(size * 256 / 224)), T.CenterCrop(size)]
-        )
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
-    else:
-        head = [T.RandomCrop(size, padding=2), T.RandomHorizontalFlip()] if train else [T.Resize(size)]
-        mean, std = SMALL_MEAN, SMALL_STD
-    return T.Compose([*head, T.ToTensor(), T.Normalize(mean, std)])
-
-
-def build_transform(
-    preset: Preset, train: bool, image_size: int | None = None, *, backend: Backend = "tensor"
-) -> Callable:
+def build_transform(preset: Preset, train: bool, image_size: int | None = None) -> Callable:
     """The train or eval transform of a preset.
 
     Args:
@@ -365,8 +339,6 @@ def build_transform(
         train: training augmentation if true, evaluation transform otherwise.
         image_size: output side; default 224 (``imagenet``) or the input size (``small``; 28 for
             Fashion-MNIST). The ``imagenet`` eval resize keeps the reference's 256/224 proportion.
-        backend: ``'tensor'`` (uint8 tensors, default), ``'v2'`` (``torchvision.transforms.v2``)
-            or ``'pil'`` (classic transforms on PIL images, the reference).
 
     Returns:
         A callable image -> float tensor ``(3, S, S)``.
@@ -379,16 +351,9 @@ def build_transform(
     if preset not in ("imagenet", "small", "cifar"):
         raise ValueError(f"unknown transform preset {preset!r}; expected 'imagenet', 'small' or 'cifar'")
     if preset == "cifar":  # 32x32 CIFAR: random crop with padding 4 + flip, CIFAR normalisation
-        if backend != "tensor":
-            raise ValueError("the cifar preset has the tensor backend only")
         return (SmallTrain(image_size, padding=4, mean=CIFAR_MEAN, std=CIFAR_STD) if train
                 else SmallEval(image_size, mean=CIFAR_MEAN, std=CIFAR_STD))
-    if backend == "tensor":
-        if preset == "imagenet":
-            size = image_size or 224
-            return ImageNetTrain(size) if train else ImageNetEval(size, round(size * 256 / 224))
-        return SmallTrain(image_size) if train else SmallEval(image_size)
-    if backend in ("v2", "pil"):
-        size = image_size or (224 if preset == "imagenet" else 28)
-        return (_v2_transform if backend == "v2" else _pil_transform)(preset, train, size)
-    raise ValueError(f"unknown transform backend {backend!r}; expected 'tensor', 'v2' or 'pil'")
+    if preset == "imagenet":
+        size = image_size or 224
+        return ImageNetTrain(size) if train else ImageNetEval(size, round(size * 256 / 224))
+    return SmallTrain(image_size) if train else SmallEval(image_size)

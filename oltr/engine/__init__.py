@@ -13,12 +13,11 @@ from oltr.engine.handoff import StageHandoffError as StageHandoffError
 from oltr.engine.loop import NonFiniteLossError as NonFiniteLossError
 from oltr.engine.loop import compute_logits as compute_logits, train_one_epoch as train_one_epoch
 from oltr.engine.run import RunDirError as RunDirError, default_run_dir as default_run_dir, train as train
+from oltr.engine.run import run_dir_state as run_dir_state
 from oltr.engine.tasks import Stage1Task as Stage1Task, Stage2Task as Stage2Task
-
-run_stage = train  # torchvision-references name for "one stage of training"
 
 __all__ = [
     "NonFiniteLossError", "RunDirError", "Stage1Task", "Stage2Task", "StageHandoffError", "compute_logits",
-    "default_run_dir", "evaluate_run", "is_complete", "load_checkpoint", "run_stage", "save_atomic",
-    "seed_everything", "train", "train_one_epoch",
+    "default_run_dir", "evaluate_run", "is_complete", "load_checkpoint", "run_dir_state",
+    "save_atomic", "seed_everything", "train", "train_one_epoch",
 ]

@@ -168,16 +168,14 @@ def build_task(cfg: RunConfig, num_classes: int, class_counts: np.ndarray | None
     """Feature model, classifier and criterion of the config's stage (fresh weights except
     ``model.weights``; the stage-2 hand-off is :func:`oltr.engine.handoff.init_from_stage1`)."""
     from oltr.losses import build_loss
-    from oltr.models import DotProductClassifier, MetaEmbeddingClassifier, build_feature_model
+    from oltr.models import build_classifier, build_feature_model, feature_model_params
 
     m = cfg.model
-    feature_model = build_feature_model(m.name, stem=m.stem, width=m.width, use_fc_add=m.use_fc_add,
-                                        fc_add_dim=m.fc_add_dim,
-                                        use_attention=m.use_attention, attention_init=m.attention_init,
-                                        weights=m.weights,
-                                        new_keys=tuple(m.new_keys) if m.weights else ())
-    classifier_cls = DotProductClassifier if m.classifier == "dot" else MetaEmbeddingClassifier
-    classifier = classifier_cls(feature_model.feat_dim, num_classes)
+    # Each backbone gets the model options its builder takes (stem/width are ResNet options).
+    options = {k: getattr(m, k) for k in feature_model_params(m.name) if hasattr(m, k)}
+    feature_model = build_feature_model(m.name, weights=m.weights, new_keys=tuple(m.new_keys) if m.weights else (),
+                                        **options)
+    classifier = build_classifier(m.classifier, feature_model.feat_dim, num_classes)
     criterion = build_loss(cfg.loss.name, **loss_kwargs(cfg, class_counts))
     if cfg.stage == 1:
         task = Stage1Task(feature_model, classifier, criterion)

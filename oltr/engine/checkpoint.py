@@ -15,12 +15,13 @@ import json
 import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
+
+from oltr.atomic import atomic_path, write_text_atomic
 
 COMPLETE = "complete.json"
 
@@ -85,34 +86,14 @@ def writing(path: str | os.PathLike) -> Iterator[None]:
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file next to ``path``, fsync, then ``os.replace`` onto ``path``."""
-    path = Path(path)
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(obj, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    return path
+    with writing(path), atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     with writing(path):
-        try:
-            tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path
+        return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = (), advice: str | None = None) -> dict:

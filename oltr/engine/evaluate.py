@@ -16,6 +16,7 @@ import os
 import warnings
 from pathlib import Path
 
+from oltr.atomic import write_text_atomic
 from oltr.config import config_hash, load_config
 from oltr.engine import build
 from oltr.engine.checkpoint import is_complete, load_checkpoint, writing
@@ -88,10 +89,8 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
         result = to_jsonable(result)
         if env.primary:
             out = run_dir / f"eval_{split}.json"
-            tmp = out.with_name(f".{out.name}.tmp")
             with writing(out):
-                tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-                os.replace(tmp, out)
+                write_text_atomic(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
 
 

@@ -21,10 +21,12 @@ import warnings
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from oltr.config import RunConfig, load_config
 from oltr.engine.checkpoint import is_complete, load_checkpoint
 from oltr.engine.distributed import DistEnv
+from oltr.models import init_centroids, load_weights
 
 log = logging.getLogger("oltr.engine")
 
@@ -73,8 +75,6 @@ def check_stage1(cfg: RunConfig, stage1_dir: Path, explicit: bool) -> RunConfig:
 
 def init_from_stage1(task, cfg: RunConfig, stage1_dir: Path) -> dict:
     """Load stage-1 ``best.pt`` into a stage-2 task; return a summary for the log."""
-    from oltr.models import load_weights
-
     ckpt = load_checkpoint(stage1_dir / "best.pt", required=("model",),
                            advice="train that stage-1 run again, or set init_from to another stage-1 run")
     report = load_weights(task.feature_model, ckpt["model"]["feature_model"], new_keys=tuple(cfg.model.new_keys))
@@ -87,10 +87,6 @@ def init_from_stage1(task, cfg: RunConfig, stage1_dir: Path) -> dict:
 def init_centroids_pass(task, loader, device: torch.device, num_classes: int, *, autocast, channels_last: bool,
                         progress: bool = True) -> torch.Tensor:
     """Class-mean direct features of the train list under the current feature model (eval mode)."""
-    from tqdm.auto import tqdm
-
-    from oltr.models import init_centroids
-
     was = task.training
     task.eval()
 

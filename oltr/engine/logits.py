@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oltr.atomic import atomic_path
 from oltr.engine.checkpoint import writing
 
 ARRAYS = ("logits", "labels", "open_logits")
@@ -31,13 +32,8 @@ def save_logits(path: str | os.PathLike, arrays: dict[str, np.ndarray], *, confi
     stamps = {"config_hash": np.array(config_hash), "list_sha256": np.array(list_sha256)}
     if open_list_sha256 is not None:
         stamps["open_list_sha256"] = np.array(open_list_sha256)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    with writing(path):
-        try:
-            np.savez_compressed(tmp, **arrays, **stamps)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+    with writing(path), atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays, **stamps)
     return path
 
 

@@ -209,7 +209,3 @@ def compute_logits(
     both = torch.cat([lg, lb.to(lg.dtype)[:, None]], dim=1)  # one gather for logits and labels
     gathered = gather_by_index(ix, both, total, env)
     return gathered[:, :-1].astype(np.float32), gathered[:, -1].astype(np.int64)
-
-
-def top1(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float((logits.argmax(1) == labels).mean()) if len(labels) else float("nan")

@@ -66,13 +66,18 @@ def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def _run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> str:
-    """'fresh' | 'resume' | 'complete'; raises RunDirError when the directory is not ours to use."""
+def holds_user_files(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds files that a new run must not mix with: anything but hidden files and
+    ``grid.log`` (the grid scheduler's per-run worker log, opened before the run or method starts)."""
+    return run_dir.is_dir() and any(not p.name.startswith(".") and p.name != "grid.log" for p in run_dir.iterdir())
+
+
+def run_dir_state(run_dir: Path, cfg: RunConfig, chash: str, resume: bool) -> str:
+    """What training ``cfg`` (config hash ``chash``) in ``run_dir`` would do: 'fresh' | 'resume' | 'complete';
+    raises RunDirError when the directory is not ours to use (another config, not a run, resume not allowed)."""
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
-        # grid.log: the grid scheduler's per-run worker log, opened before the run starts
-        if run_dir.is_dir() and any(p for p in run_dir.iterdir()
-                                    if not p.name.startswith(".") and p.name != "grid.log"):
+        if holds_user_files(run_dir):
             raise RunDirError(f"{run_dir} exists and is not an oltr run directory (no config.yaml); choose another --output")
         return "fresh"
     if not (run_dir / "last.pt").is_file() and not is_complete(run_dir):
@@ -184,7 +189,7 @@ def train(cfg: RunConfig, output_dir: str | os.PathLike | None = None, resume: b
         if env.primary:
             try:  # the lock first: a second process must not even read a half-written config.yaml
                 stack.enter_context(run_lock(run_dir))
-                state = _run_dir_state(run_dir, cfg, chash, resume)
+                state = run_dir_state(run_dir, cfg, chash, resume)
             except (RunDirError, OSError, RuntimeError) as e:
                 state = e
         state = broadcast_object(state, env)  # every rank raises together instead of hanging

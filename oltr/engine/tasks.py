@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from oltr.models import disc_centroids_loss
+
 
 class Stage1Task(nn.Module):
     """Stage 1: ``loss = criterion(classifier(feature_model(x)), y)``."""
@@ -47,8 +49,6 @@ class Stage2Task(Stage1Task):
         self.loss_scale = None
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        from oltr.models import disc_centroids_loss
-
         feature, _ = self.feature_model(images)
         logits, _ = self.classifier(feature)
         out = {"logits": logits}

@@ -95,13 +95,6 @@ def check_counts(x: Any, name: str = "train_counts", *, num_classes: int | None 
     return arr
 
 
-def check_choice(value: Any, name: str, choices: Any) -> str:
-    """``value`` if it is one of ``choices``, else a ValueError listing them."""
-    if value not in choices:
-        raise ValueError(f"Expected `{name}` to be one of {sorted(choices)}, but got {value!r}")
-    return value
-
-
 def check_probability(value: Any, name: str) -> float:
     """A float in [0, 1]."""
     try:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 import numpy as np
 
 from oltr.evaluation._softmax import BLOCK_ROWS, max_softmax
-from oltr.evaluation._validation import check_choice, check_labels, check_logits, check_n_bins
+from oltr.evaluation._validation import check_labels, check_logits, check_n_bins
+from oltr.registry import check_choice
 
 
 def _ece_from_confidences(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:
@@ -61,7 +62,7 @@ def expected_calibration_error(
         0.3333
     """
     check_n_bins(n_bins)
-    check_choice(input, "input", ("auto", "logits", "probs"))
+    check_choice("input", input, ("auto", "logits", "probs"))
     scores = check_logits(logits_or_probs, "logits_or_probs")
     labels = check_labels(labels, "labels", num_samples=scores.shape[0], num_classes=scores.shape[1])
     if input == "probs" or (input == "auto" and _looks_like_probabilities(scores)):

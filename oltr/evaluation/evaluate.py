@@ -8,7 +8,6 @@ import numpy as np
 
 from oltr.evaluation._softmax import max_softmax
 from oltr.evaluation._validation import (
-    check_choice,
     check_counts,
     check_labels,
     check_logits,
@@ -18,6 +17,7 @@ from oltr.evaluation._validation import (
 from oltr.evaluation.closed_set import _closed_set_compute
 from oltr.evaluation.open_set import FP_RULES, _open_set_compute
 from oltr.evaluation.shots import get_rule
+from oltr.registry import check_choice
 
 
 def evaluate_logits(
@@ -44,7 +44,7 @@ def evaluate_logits(
         (1.0, 0.0)
     """
     get_rule(rule)
-    check_choice(fp_rule, "fp_rule", FP_RULES)
+    check_choice("fp_rule", fp_rule, FP_RULES)
     threshold = check_probability(threshold, "threshold")
     n_bins = check_n_bins(n_bins)
     known_logits = check_logits(known_logits, "known_logits")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oltr.atomic import atomic_path
+
 FEATURES = "features"
 LABELS = "labels"
 OPEN_FEATURES = "open_features"
@@ -50,7 +52,6 @@ def write_features(path: str | os.PathLike, features: np.ndarray, labels: np.nda
     arrays = {FEATURES: np.asarray(features, np.float32), LABELS: np.asarray(labels, np.int64)}
     if open_features is not None:
         arrays[OPEN_FEATURES] = np.asarray(open_features, np.float32)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
     return path

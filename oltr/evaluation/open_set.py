@@ -9,9 +9,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from oltr.evaluation._softmax import max_softmax
-from oltr.evaluation._validation import check_choice, check_counts, check_labels, check_logits, check_probability
+from oltr.evaluation._validation import check_counts, check_labels, check_logits, check_probability
 from oltr.evaluation.closed_set import per_class_accuracy
 from oltr.evaluation.shots import get_rule, group_accuracies
+from oltr.registry import check_choice
 
 #: How known samples rejected as open count in the F-measure.
 FP_RULES = {
@@ -129,7 +130,7 @@ def open_set_metrics(
         (2, 1, 0, 1.0, 0.8)
     """
     get_rule(rule)
-    check_choice(fp_rule, "fp_rule", FP_RULES)
+    check_choice("fp_rule", fp_rule, FP_RULES)
     threshold = check_probability(threshold, "threshold")
     known_logits = check_logits(known_logits, "known_logits")
     num_classes = known_logits.shape[1]

@@ -20,21 +20,17 @@ Accuracy near saturation: :math:`1-p` is never formed by cancellation for the la
 (it is the sum of the others), and that entry is handled apart: there the paper's :math:`p/(1-p)` diverges, so
 its gradient is assembled from :math:`D^*(1-p^*)` (bounded) and :math:`p_k/(1-p^*)` (a softmax over the other
 classes). Class-index targets with nothing but a target term (FL/CFL in the paper flavour) take a fast path
-with a single exp pass over the logits, as cross-entropy does; class-index targets with the paper's negatives
-(ASL/CASL without label smoothing) take :func:`_forward_paper_sparse` on CPU.
+with a single exp pass over the logits, as cross-entropy does.
 
-Speed on CPU (``benchmarks/losses.py``): at benchmark sizes a (B, K) pass costs tens of microseconds and every
-torch call on a (B, 1) column a few, so the fast paths keep full passes and fresh (B, K) buffers few, compute
-per-row quantities with NumPy on views of (B, 1) tensors, and backward scales the gradient buffer built in
-forward in place (recomputing it from the saved inputs if backward runs a second time).
+Forward also builds :math:`\partial\ell/\partial z` (it shares every intermediate with the loss) and saves it
+with ``save_for_backward``; backward multiplies it by the incoming gradient. ``benchmarks/losses.py`` measures
+each loss's forward+backward as a share of a training step.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 
@@ -171,147 +167,9 @@ def _log_rest(rest: torch.Tensor, z: torch.Tensor, shift: torch.Tensor, jstar: t
     return torch.where(small, exact, rest.log())
 
 
-def _paper_sparse_applies(dense: bool, s: FocalSpec) -> bool:
-    """Class-index targets, paper negatives on every other class and none on the target (ASL/CASL, no smoothing).
-
-    ``1 - xi`` divides the gradient buffer's scale: values of xi within 2^-20 of 1 take the general path.
-    """
-    return (
-        not dense
-        and s.negatives == "paper"
-        and s.qu == 0.0
-        and s.ru != 0.0
-        and s.ru + s.rt == 0.0
-        and s.xi <= 1.0 - 2.0**-20
-    )
-
-
-#: log2 of the factor by which the fast paper path scales ``p ** gamma_neg`` (see :func:`_forward_paper_sparse`).
-_W_SCALE_LOG2 = 64
-
-
-def _positive_rows(p, logp, u, s: FocalSpec, tiny: float):
-    """:func:`_positive` on NumPy (B, 1) columns: per-row work costs a few microseconds per torch call."""
-    low, high = 1.0 - s.xi, s.xi
-    weight, r = 0.0, 0.0
-    if low != 0.0:
-        if s.gamma_pos == 0.0:
-            weight = low
-        else:
-            u_pow = u**s.gamma_pos
-            weight = u_pow * low
-            r = logp / np.maximum(u, tiny) * u_pow * (low * s.gamma_pos)
-    if high != 0.0:
-        if s.gamma_hc == 0.0:
-            weight = weight + high
-        else:
-            one_p = 1.0 + p
-            h = one_p**s.gamma_hc
-            weight = weight + high * h
-            r = r + h * logp / one_p * (-high * s.gamma_hc)
-    return -(weight * logp), p * r - weight
-
-
-def _forward_paper_sparse(z: torch.Tensor, c: torch.Tensor, s: FocalSpec, need_grad: bool):
-    """:func:`_forward` for :func:`_paper_sparse_applies` (ASL/CASL) on CPU: few full passes, cheap per-row work.
-
-    Off the row maximum and the target, ``N = -(1-xi) w log(1-p)`` and ``D = p dN/dp = -(1-xi) g w X`` with
-    ``w = p^g`` and ``X = log(1-p) - p / (g (1-p))``. The probabilities are kept scaled by ``2^k`` (exact), so
-    that ``w`` carries a factor ``2^(k g)`` (about ``2^64``): products ``~p^(g+1)`` only become subnormal (slow)
-    for far smaller ``p`` than unscaled; rows that still reach them have such ``p`` dropped from ``w``, as in the
-    general path. Per-row quantities are computed with NumPy on (B, 1) views (a torch call costs about as much
-    as a (B, K) pass at benchmark sizes): the target term from the target column, exact also when it is the
-    row maximum (``1 - p_t = (rest - (e_t - 1)) / total``), and the row maximum's negative term where it is no
-    target. Returns ``None`` where ``1 - p*`` underflows (the general path has the log-space fallbacks).
-    """
-    g, xi = s.gamma_neg, s.xi
-    tiny = torch.finfo(z.dtype).tiny
-    k = 0 if g == 0.0 else min(32, int(_W_SCALE_LOG2 // g)) if g >= 1.0 else 32
-    kscale = 2.0**k
-    w_scale = kscale**g  # w = ps ** g = w_scale * p ** g
-
-    shift, jstar = z.max(1, keepdim=True)
-    ps = torch.sub(z, shift).exp_()
-    e_c = ps.gather(1, c).numpy()  # 1 where the target is the row maximum
-    ps.scatter_(1, jstar, 0.0)
-    rest = ps.sum(1, keepdim=True).numpy()  # 1 - p* = rest / total without cancellation
-    if rest.size == 0 or rest.min() < tiny * 2.0**40:
-        return None  # 1 - p* below float range: the general path has the log-space fallbacks
-    total = rest + 1.0
-    inv_total = 1.0 / total
-    log_total = np.log1p(rest)
-    ps.mul_(torch.from_numpy(inv_total * kscale))  # 2^k p, 0 at the row maximum
-
-    u = torch.sub(1.0, ps, alpha=1.0 / kscale)  # 1 - p, exact off the row maximum (1 there)
-    logu = torch.log(u)
-    if g == 0.0:
-        d = torch.div(ps, u, out=u)  # 2^k p / (1 - p); D = (1-xi) d / 2^k
-        d_scale = (1.0 - xi) / kscale
-    else:
-        d = torch.addcdiv(logu, ps, u, value=-1.0 / (g * kscale), out=u)  # X
-        d_scale = -(1.0 - xi) * g / w_scale
-        base = ps
-        # Entries whose scaled products w_scale * p^(g+1) fall below 16 * tiny are dropped (subnormals are slow).
-        log_cut = (math.log(16.0 * tiny) - k * g * math.log(2.0)) / (g + 1.0)
-        shift_np = shift.numpy()
-        if rest.size and (z.amin(1, keepdim=True).numpy() - shift_np - log_total).min() < log_cut:
-            base = torch.nn.functional.threshold(ps, math.exp(log_cut) * kscale, 0.0)
-        if g == 1.0:
-            w = base.clone() if base is ps else base
-        elif g in (2.0, 3.0, 4.0):
-            w = base * base
-            if g == 3.0:
-                w.mul_(base)
-            elif g == 4.0:
-                w.mul_(w)
-        else:
-            w = base.pow(g)
-        w.scatter_(1, c, 0.0)  # no negative term on the target
-        logu.mul_(w)
-        d.mul_(w)
-        del w, base
-    if g == 0.0:
-        logu.scatter_(1, c, 0.0)
-        d.scatter_(1, c, 0.0)
-    loss = logu.sum(1, keepdim=True).numpy() * (-(1.0 - xi) / w_scale)
-    del logu
-
-    # Target term from the target column; the row maximum's negative term where it is not the target.
-    on_star = (c == jstar).numpy()
-    p_c = e_c * inv_total
-    u_c = (rest - (e_c - 1.0)) * inv_total
-    logp_c = (z.gather(1, c).numpy() - shift.numpy()) - log_total
-    term, d_c = _positive_rows(p_c, logp_c, u_c, s, tiny)
-    p_star, u_star = inv_total, rest * inv_total
-    logu_star = np.log(rest) - log_total
-    w_star = (1.0 - xi) * p_star**g
-    loss = loss + s.qt * term + np.where(on_star, 0.0, s.ru * (-w_star * logu_star)).astype(loss.dtype)
-    loss = torch.from_numpy(loss).squeeze(1)
-    if not need_grad:
-        return loss, None
-
-    # D on the target column (off the maximum) joins the dense part; at the maximum only D* (1 - p*) is formed.
-    d_c = d_c * s.qt
-    du_n = w_star * (p_star - g * u_star * logu_star)
-    du_star = np.where(on_star, d_c * u_c, s.ru * du_n).astype(d_c.dtype)
-    d_c = np.where(on_star, 0.0, d_c).astype(d_c.dtype)
-    d.scatter_add_(1, c, torch.from_numpy(d_c * (1.0 / d_scale)))
-    sum_d = d.sum(1, keepdim=True).numpy() * d_scale
-    # dl/dz = sum_j D_j (e_j - p): off the maximum D - p (sum D' + D*), at it D* (1 - p*) - p* sum D'.
-    coef = (du_star / u_star + sum_d) * (-1.0 / (kscale * d_scale))
-    grad = d.addcmul_(ps, torch.from_numpy(coef))
-    grad.scatter_(1, jstar, torch.from_numpy((du_star - p_star * sum_d) * (1.0 / d_scale)))
-    return loss, ("dense", grad, d_scale)
-
-
 def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, need_grad: bool):
     """Per-sample loss (B,) and what backward needs."""
     has_neg = s.negatives != "none" and (s.ru != 0.0 or s.rt != 0.0)
-    if _paper_sparse_applies(dense, s) and z.device.type == "cpu":
-        with np.errstate(all="ignore"):  # inf/nan where probabilities underflow, as in torch
-            fast = _forward_paper_sparse(z, targets.unsqueeze(1), s, need_grad)
-        if fast is not None:
-            return fast
     if not dense and s.qu == 0.0 and not has_neg:
         # Only the target entry carries a loss: the CE-shaped fast path, one exp pass over the logits.
         c = targets.unsqueeze(1)
@@ -320,29 +178,19 @@ def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, 
         e_c = e.gather(1, c)
         e.scatter_(1, c, 0.0)
         rest = e.sum(1, keepdim=True)  # sum of the other classes: 1 - p_c without cancellation
-        z_c = z.gather(1, c)
-        if z.device.type == "cpu":  # per-row work in NumPy: a torch call costs several microseconds
-            e_c, rest, z_c, shift, xp = e_c.numpy(), rest.numpy(), z_c.numpy(), shift.numpy(), np
-        else:
-            xp = torch
         total = rest + e_c
         # log(e_c + rest) as log1p((e_c - 1) + rest): when c is the maximum (e_c = 1) this is -log p_c = log1p(rest),
         # accurate even when rest is below the float epsilon.
-        logp_c = z_c - shift - xp.log1p((e_c - 1.0) + rest)
+        logp_c = z.gather(1, c) - shift - torch.log1p((e_c - 1.0) + rest)
         inv_total = 1.0 / total
-        u_c = rest * inv_total
-        if xp is np:
-            with np.errstate(all="ignore"):  # inf/nan where probabilities underflow, as in torch
-                term, d_c = _positive_rows(e_c * inv_total, logp_c, u_c, s, torch.finfo(z.dtype).tiny)
-        else:
-            term, d_c = _positive(e_c * inv_total, logp_c, u_c, s)
+        term, d_c = _positive(e_c * inv_total, logp_c, rest * inv_total, s)
         if s.qt != 1.0:
             term, d_c = s.qt * term, s.qt * d_c
+        if not need_grad:
+            return term.squeeze(1), None
         # D_c (e_c - p): off-target entries -D_c p_k = -D_c e_k / total, target entry D_c (1 - p_c), exact.
-        off, on = -d_c * inv_total, d_c * u_c
-        if xp is np:
-            term, off, on = (torch.from_numpy(np.asarray(x, dtype=e_c.dtype)) for x in (term, off, on))
-        return term.squeeze(1), ("sparse", e, off, on, c)
+        grad = e.mul_(-d_c * inv_total).scatter_(1, c, d_c * rest * inv_total)
+        return term.squeeze(1), (grad, 1.0)
 
     # Softmax by hand so that the row maximum's 1 - p* = rest / total and log p* = -log1p(rest) come out exact.
     shift, jstar = z.max(1, keepdim=True)
@@ -437,36 +285,25 @@ def _forward(z: torch.Tensor, targets: torch.Tensor, dense: bool, s: FocalSpec, 
     if exact is not None:
         grad = torch.where(tiny_rows, exact, grad)
     grad.scatter_(1, jstar, du_star - p_star * sum_d)
-    return loss.squeeze(1), ("dense", grad, d_mult)
+    return loss.squeeze(1), (grad, d_mult)
 
 
 class _FocalFamily(torch.autograd.Function):
-    # The (B, K) buffer that backward scales is ours: the first backward scales it in place and hands it over (a
-    # fresh buffer costs about a pass); a second one (retain_graph) recomputes it from the saved inputs.
+    # Forward builds dl/dz up to the incoming per-sample gradient; backward only scales it (out of place, so
+    # retain_graph and repeated backward calls see the saved buffer unchanged).
     @staticmethod
     def forward(ctx, z, targets, dense, spec):  # noqa: D102
         loss, saved = _forward(z, targets, dense, spec, ctx.needs_input_grad[0])
         if saved is not None:
-            ctx.kind, ctx.state, ctx.dense, ctx.spec = saved[0], saved[1:], dense, spec
-            ctx.save_for_backward(z, targets)
+            grad, ctx.d_mult = saved
+            ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, g):  # noqa: D102
-        g = g.unsqueeze(1)
-        state, ctx.state = ctx.state, None
-        if state is None:
-            z, targets = ctx.saved_tensors
-            with torch.no_grad():
-                state = _forward(z.detach(), targets, ctx.dense, ctx.spec, True)[1][1:]
-        in_place = not torch.is_grad_enabled()
-        if ctx.kind == "dense":
-            grad, d_mult = state
-            return (grad.mul_(g * d_mult) if in_place else grad * (g * d_mult)), None, None, None
-        e_rest, off, on, c = state
-        # Off-target entries e_k * off, target entry on (see _forward).
-        grad = e_rest.mul_(g * off) if in_place else e_rest * (g * off)
-        return grad.scatter_(1, c, g * on), None, None, None
+        (grad,) = ctx.saved_tensors
+        return grad * (g.unsqueeze(1) * ctx.d_mult), None, None, None
 
 
 def focal_family(z: torch.Tensor, targets: torch.Tensor, dense: bool, spec: FocalSpec) -> torch.Tensor:

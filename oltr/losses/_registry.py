@@ -7,23 +7,17 @@ circular import.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from oltr.registry import Registry
+from oltr.registry import Registry, check_choice as check_choice
 
 LOSSES: Registry = Registry("loss")
 
 REDUCTIONS = ("mean", "sum", "none")
 FLAVOURS = ("paper", "reference")
-
-
-def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def check_range(

@@ -53,21 +53,3 @@ class AsymmetricLoss(FocalFamilyLoss):
             label_smoothing=label_smoothing,
             reduction=reduction,
         )
-
-
-def asymmetric_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    gamma_pos: float = 0.0,
-    gamma_neg: float = 4.0,
-    flavour: str = "paper",
-    label_smoothing: float | None = None,
-    reduction: str = "mean",
-) -> torch.Tensor:
-    """Functional form of :class:`AsymmetricLoss`."""
-    loss = AsymmetricLoss(
-        gamma_pos=gamma_pos, gamma_neg=gamma_neg, flavour=flavour, label_smoothing=label_smoothing, reduction=reduction
-    )
-    return loss(logits, targets)
-

@@ -136,18 +136,3 @@ class FocalLoss(FocalFamilyLoss):
             gamma_pos=gamma, gamma_neg=gamma, flavour=flavour, label_smoothing=label_smoothing, reduction=reduction
         )
         self.gamma = gamma
-
-
-def focal_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    gamma: float = 2.0,
-    flavour: str = "paper",
-    label_smoothing: float | None = None,
-    reduction: str = "mean",
-) -> torch.Tensor:
-    """Functional form of :class:`FocalLoss`."""
-    loss = FocalLoss(gamma=gamma, flavour=flavour, label_smoothing=label_smoothing, reduction=reduction)
-    return loss(logits, targets)
-

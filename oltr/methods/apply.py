@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from oltr.engine.run import holds_user_files
 from oltr.methods.registry import METHODS, method_label
 
 METHOD_FILE = "method.json"
@@ -147,7 +148,7 @@ def _check_output(out: Path, record: dict) -> bool:
         return False
     meta = out / METHOD_FILE
     if not meta.is_file():
-        if any(p for p in out.iterdir() if not p.name.startswith(".")):
+        if holds_user_files(out):
             raise MethodRunDirError(f"{out} exists and is not a method run directory (no {METHOD_FILE}); "
                                     "choose another --output")
         return False

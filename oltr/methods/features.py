@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from oltr.atomic import atomic_path
+
 FEATURE_SPLITS = ("train", "val", "test", "open")
 
 
@@ -90,9 +92,8 @@ def export_features(run_dir: str | os.PathLike, splits: Iterable[str] = FEATURE_
         path = features_path(run_dir, split)
         extra = {"open_features": open_feats} if split in ("val", "test") and open_feats is not None else {}
         if env.primary:
-            tmp = path.with_name(f".{path.stem}.tmp.npz")
-            np.savez(tmp, features=feats, labels=labels, config_hash=chash, epoch=ckpt.get("epoch", -1), **extra)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                np.savez(tmp, features=feats, labels=labels, config_hash=chash, epoch=ckpt.get("epoch", -1), **extra)
         out[split] = path
     return out
 

@@ -1,6 +1,6 @@
 """Feature models, stage-2 modules and weight handling for the OLTR pipeline.
 
-* :func:`build_feature_model` / :data:`FEATURE_MODELS` (``resnet10``, ``resnet18/34/50/101``, ``resnet152``)
+* :func:`build_feature_model` / :data:`FEATURE_MODELS` / :func:`feature_model_params` (``resnet10``, ``resnet18/34/50/101``, ``resnet152``)
   -> :class:`FeatureModel` with ``backbone``, ``attention`` and ``fc_add`` parts.
 * :class:`ModulatedAttention` (stage 2).
 * Classifiers (``forward(feature) -> (logits, extras)``): :class:`DotProductClassifier`,
@@ -27,6 +27,7 @@ from oltr.models.resnet import FEATURE_MODELS as FEATURE_MODELS
 from oltr.models.resnet import FeatureModel as FeatureModel
 from oltr.models.resnet import ResNetTrunk as ResNetTrunk
 from oltr.models.resnet import build_feature_model as build_feature_model
+from oltr.models.resnet import feature_model_params as feature_model_params
 from oltr.models.resnet_cifar import CifarResNetTrunk as CifarResNetTrunk  # registers resnet20/32/44/56/110
 from oltr.models.weights import LoadReport as LoadReport
 from oltr.models.weights import WeightLoadError as WeightLoadError
@@ -50,6 +51,7 @@ __all__ = [
     "build_feature_model",
     "disc_centroids_loss",
     "feature_batches",
+    "feature_model_params",
     "freeze",
     "init_centroids",
     "load_weights",

@@ -17,7 +17,7 @@ from oltr.registry import Registry
 CLASSIFIERS: Registry = Registry("classifier")
 
 
-@CLASSIFIERS.register("dot_product")
+@CLASSIFIERS.register("dot")
 class DotProductClassifier(nn.Module):
     """Linear classifier ``logits = W x + b`` (the reference's stage-1 head).
 
@@ -83,5 +83,6 @@ class CosNormClassifier(nn.Module):
 
 
 def build_classifier(name: str, feat_dim: int, num_classes: int, **params: Any) -> nn.Module:
-    """Build a registered classifier (``dot_product``, ``meta_embedding``); ``None`` params are dropped."""
+    """Build a registered classifier (``dot``, ``meta_embedding``: the config's ``model.classifier``); ``None``
+    params are dropped."""
     return CLASSIFIERS.build(name, feat_dim=feat_dim, num_classes=num_classes, **params)

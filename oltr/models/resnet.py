@@ -20,6 +20,7 @@ Models are registered in :data:`FEATURE_MODELS`; :func:`build_feature_model` is 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -206,23 +207,18 @@ FEATURE_MODELS.register("resnext50_32x4d", block="Bottleneck", layers=(3, 4, 6, 
     _builder(Bottleneck, (3, 4, 6, 3), "resnext50_32x4d", groups=32, width_per_group=4))
 
 
-def build_feature_model(
-    name: str,
-    *,
-    stem: Stem = "imagenet",
-    width: int = 64,
-    in_channels: int = 3,
-    use_fc_add: bool = False,
-    fc_add_dim: int = 512,
-    use_attention: bool = False,
-    attention_init: str = "identity",
-    weights: Any = None,
-    new_keys: Iterable[str] = (),
-) -> FeatureModel:
+def feature_model_params(name: str) -> list[str]:
+    """Keyword options accepted by the builder of feature model ``name``."""
+    signature = inspect.signature(FEATURE_MODELS.get(name).builder)
+    return [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def build_feature_model(name: str, *, weights: Any = None, new_keys: Iterable[str] = (), **params: Any) -> FeatureModel:
     """Build a registered feature model, optionally loading weights strictly.
 
     Args:
         name: registry name (``resnet10``, ``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``, ``resnet152``).
+        params: the builder's options (:func:`feature_model_params`); the ResNets take:
         stem: ``imagenet`` (224 crops) or ``small`` (28x28 images).
         width: base channel count; stages have ``width * (1, 2, 4, 8)`` (times 4 for bottlenecks). 64 is standard.
         in_channels: image channels.
@@ -247,21 +243,20 @@ def build_feature_model(
         ((2, 128), 128, (2, 128, 4, 4))
     """
     entry = FEATURE_MODELS.get(name)
-    model: FeatureModel = entry.builder(
-        stem=stem, width=width, in_channels=in_channels, use_fc_add=use_fc_add, fc_add_dim=fc_add_dim,
-        use_attention=use_attention, attention_init=attention_init,
-    )
+    unknown = sorted(set(params) - set(feature_model_params(name)))
+    if unknown:
+        raise ValueError(f"feature model {name!r} takes no {', '.join(unknown)}; "
+                         f"it takes {', '.join(feature_model_params(name))}")
+    model: FeatureModel = entry.builder(**params)
     if weights is None:
         return model
     enum = resolve_torchvision_weights(weights, name if entry.meta["torchvision_weights"] else None)
     if enum is not None:
         if type(enum).__name__.lower() != f"{name}_weights":
             raise ValueError(f"torchvision weights {enum} do not belong to {name}")
-        if (stem, width, in_channels) != ("imagenet", 64, 3):
-            raise ValueError(
-                f"torchvision weights need stem='imagenet', width=64, in_channels=3 (got {stem!r}, {width}, "
-                f"{in_channels})"
-            )
+        shape = {k: params.get(k, v) for k, v in (("stem", "imagenet"), ("width", 64), ("in_channels", 3))}
+        if shape != {"stem": "imagenet", "width": 64, "in_channels": 3}:
+            raise ValueError(f"torchvision weights need stem='imagenet', width=64, in_channels=3 (got {shape})")
         try:
             state = enum.get_state_dict(progress=False)
         except Exception as err:  # offline machines: say what to do instead

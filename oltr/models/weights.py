@@ -33,6 +33,7 @@ from typing import Any, Union
 
 import torch
 from torch import nn
+from torchvision.models import WeightsEnum, get_model_weights, get_weight
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,6 @@ def resolve_torchvision_weights(spec: Any, arch: str | None):
     ``spec`` may be an enum member, ``"ResNet152_Weights.IMAGENET1K_V2"``, or a member name of ``arch``'s enum
     (``"IMAGENET1K_V1"``, ``"DEFAULT"``).
     """
-    from torchvision.models import WeightsEnum, get_model_weights, get_weight
-
     if isinstance(spec, WeightsEnum):
         return spec
     if isinstance(spec, Mapping):

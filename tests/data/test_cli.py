@@ -64,10 +64,6 @@ def test_prepare(tmp_path, fashion_mnist_dir, capsys):
     assert "dataset-fashion-mnist" in capsys.readouterr().err
 
 
-def test_manifest_check(data_lists_dir, capsys):
-    assert main(["data", "manifest", "--shared", str(data_lists_dir), "--check"]) == 0
-
-
 def test_stats_of_a_malformed_list_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "X_train.txt"
     bad.write_text("a.png 0\nb.png one\n")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from _engine_helpers import make_tiny_dataset  # noqa: E402
+from _engine_helpers import make_tiny_dataset  # pytest puts this rootless test folder on sys.path
 
 
 @pytest.fixture(scope="session")

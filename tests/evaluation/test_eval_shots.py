@@ -38,7 +38,7 @@ def test_default_rule_is_strict():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"one of \['oltr', 'strict'\].*'paper'"):
+    with pytest.raises(ValueError, match=r"`rule` must be one of 'strict', 'oltr', got 'paper'"):
         shot_groups([1, 2], rule="paper")
     with pytest.raises(ValueError, match="non-negative"):
         shot_groups([5, -1])

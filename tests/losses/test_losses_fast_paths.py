@@ -1,4 +1,4 @@
-"""The CPU fast paths of the focal family (class-index targets) against the general path and a float64 transcription."""
+"""The focal family's class-index paths (CE-shaped and sparse-target) against the dense general path and float64."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_class_indices_agree_with_one_hot_and_float64(name, params, batch, class
 
 @pytest.mark.parametrize(("name", "params"), PAPER_ASL_CASES + [("casl", {"epochs": 10, "flavour": "reference"})])
 def test_backward_twice_and_with_create_graph(name, params):
-    # The gradient buffer is scaled in place by the first backward; later ones must recompute it.
+    # Backward scales the saved gradient out of place: a second backward (retain_graph) sees it unchanged.
     loss = build_loss(name, **params)
     loss.set_epoch(3)
     logits, targets = _logits(8, 20, 3.0)

@@ -160,3 +160,15 @@ def test_cli_method_and_eval_save_features(tiny_stage1, tmp_path, capsys):
         main(["method", "--name", "tau_norm", "--from", str(copy), "--set", "taus=[]"])
     with pytest.raises(SystemExit, match="oltr method: stage-1 run not found"):
         main(["method", "--name", "ncm", "--from", str(tmp_path / "nope")])
+
+
+def test_a_folder_holding_only_the_grid_workers_log_is_a_fresh_method_run(tiny_stage1, tmp_path):
+    """``oltr benchmark --jobs N`` opens ``<run_dir>/grid.log`` before the worker applies the method."""
+    out = tmp_path / "ncm"
+    out.mkdir()
+    (out / "grid.log").write_text("oltr grid worker: ...\n")
+    assert apply_method("ncm", tiny_stage1, out) == out and (out / "complete.json").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(MethodRunDirError, match="not a method run directory"):
+        apply_method("ncm", tiny_stage1, tmp_path / "other")

@@ -70,6 +70,7 @@ def _worker(rank: int, port: int, features, labels, out) -> None:
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
 def test_two_process_centroid_init_and_stage2_step():
     torch.manual_seed(2)
     features, labels = torch.randn(61, 3), torch.randint(0, 5, (61,))

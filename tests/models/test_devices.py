@@ -35,8 +35,8 @@ def stage2_model() -> Stage2:
     return model.eval()
 
 
-def _devices() -> list[str]:
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+def _devices() -> list:
+    return ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 def test_every_tensor_is_registered_state():

@@ -108,7 +108,7 @@ def test_init_hallucinator_from_stage1_classifier_and_state_dict():
 
 
 def test_classifier_registry_builds_both_heads():
-    dot = build_classifier("dot_product", 8, 3)
+    dot = build_classifier("dot", 8, 3)
     meta = build_classifier("meta_embedding", 8, 3, cosnorm_scale=None)  # None falls back to the default
     assert isinstance(dot, DotProductClassifier) and isinstance(meta, MetaEmbeddingClassifier)
     assert meta.cosnorm.scale == 16.0
