@@ -25,6 +25,8 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "centroids.lr": (0.0, None, False, False),
     "model.width": (1, None, False, False),
     "model.fc_add_dim": (1, None, False, False),
+    "data.mixup_alpha": (0.0, None, False, False),
+    "data.cutmix_alpha": (0.0, None, False, False),
 }
 _OPTIONAL_POSITIVE = ("data.eval_batch_size", "data.image_size")
 
@@ -49,6 +51,14 @@ def check_values(cfg: RunConfig, fail: Callable[[str, str], Exception]) -> None:
         value = _get(cfg, key)
         if value is not None and value < 1:
             raise fail(key, f"must be >= 1 or null, got {value}")
+    decay = cfg.optim.ema_decay
+    if decay is not None and not (math.isfinite(decay) and 0 < decay < 1):
+        raise fail("optim.ema_decay", f"must be in (0, 1) or null (off), got {decay!r}")
+    if cfg.stage == 2:  # the centroid loss needs one hard label per image; mixed targets have none
+        for key in ("data.mixup_alpha", "data.cutmix_alpha"):
+            if _get(cfg, key) > 0:
+                raise fail(key, f"mixup / cutmix are for stage 1 only (the stage-2 centroid loss needs hard "
+                                f"labels), got {_get(cfg, key)!r}: set it to 0")
     if cfg.data.num_classes is not None and cfg.data.num_classes < 2:
         raise fail("data.num_classes", f"must be >= 2 or null, got {cfg.data.num_classes}")
     from oltr.models.freezing import FREEZABLE_PARTS

@@ -400,6 +400,9 @@ def config_hash(cfg: RunConfig) -> str:
         node.pop(leaf, None)
     if not d["data"].get("prepare_args"):  # added later: an empty one keeps the hashes of earlier runs
         d["data"].pop("prepare_args", None)
+    for section, key, off in (("data", "mixup_alpha", 0.0), ("data", "cutmix_alpha", 0.0), ("optim", "ema_decay", None)):
+        if d[section].get(key) == off:  # added later: off keeps the hashes of earlier runs
+            d[section].pop(key, None)
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

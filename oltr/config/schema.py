@@ -54,6 +54,10 @@ class DataConfig:
     prepare: Optional[str] = None
     # keyword arguments of that preparation (oltr.data.DATASETS), e.g. {imb_factor: 100, source: ...}
     prepare_args: dict[str, Any] = field(default_factory=dict)
+    # mixup of training batches (torchvision v2.MixUp), lam ~ Beta(alpha, alpha); 0 = off; stage 1 only
+    mixup_alpha: float = 0.0
+    # cutmix of training batches (torchvision v2.CutMix); 0 = off; with mixup_alpha > 0 one of the two per batch
+    cutmix_alpha: float = 0.0
 
 
 @dataclass
@@ -135,6 +139,9 @@ class OptimConfig:
     # linear scaling rule: the lrs are for this global batch and become lr * data.batch_size / base_batch_size
     # when the config loads (config.yaml stores the effective lrs and null here); null: no scaling
     base_batch_size: Optional[int] = None
+    # EMA of the weights after every step (torch.optim.swa_utils, ema = d ema + (1 - d) w); null = off.
+    # Validation, best.pt and last.pt's model then hold the averaged weights
+    ema_decay: Optional[float] = None
 
 
 @dataclass

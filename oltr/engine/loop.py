@@ -104,11 +104,16 @@ def train_one_epoch(
     log_every: int = 20,
     progress: bool = True,
     criterion: nn.Module | None = None,
+    batch_mix: Callable | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Train ``steps`` steps; return the mean of every ``loss*`` output over the epoch (all ranks).
 
     ``criterion``: when given and built with ``per_iteration=True``, its schedule follows the fractional
     epoch ``epoch + step / steps`` (the engine sets the integer epoch before calling).
+    ``batch_mix``: ``(images, labels) -> (images, (B, K) targets)`` applied to every training batch on the
+    device (mixup / cutmix, :mod:`oltr.engine.mixing`). ``after_step``: called after every optimizer step
+    (the weight EMA, :mod:`oltr.engine.ema`).
 
     Raises:
         NonFiniteLossError: at the first sync point after a NaN/inf loss, naming its step.
@@ -122,6 +127,10 @@ def train_one_epoch(
     step = -1
     for step, (images, labels, _) in zip(range(steps), loader):
         images, labels = _to_device(images, labels, device, channels_last)
+        if batch_mix is not None:
+            images, labels = batch_mix(images, labels)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
         if per_iteration:
             criterion.set_epoch(epoch + step / steps)
         with autocast():
@@ -131,6 +140,8 @@ def train_one_epoch(
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if after_step is not None:
+            after_step()
 
         with torch.no_grad():
             for key, value in out.items():

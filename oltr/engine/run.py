@@ -10,7 +10,8 @@ checkpoints' ``epoch`` = epochs completed, ``complete.json``). The run directory
 
 Run directory layout: ``config.yaml`` (resolved config), ``metrics.jsonl`` (one line per epoch),
 ``last.pt`` (every epoch, atomic), ``best.pt`` (best val top-1; the meta-embedding centroids are in
-its classifier state), ``train.log``, ``complete.json`` (written last).
+its classifier state), ``train.log``, ``complete.json`` (written last). With ``optim.ema_decay`` the
+checkpoints' ``model`` is the weight EMA and ``last.pt`` adds ``train_model`` and ``ema_updates``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from oltr.engine import build
 from oltr.engine.checkpoint import (COMPLETE, is_complete, load_checkpoint, save_atomic, seed_everything,
                                     write_json_atomic, writing)
 from oltr.engine.distributed import DistEnv, barrier, broadcast_object, convert_sync_batchnorm, init_distributed
+from oltr.engine.ema import build_ema
 from oltr.engine.epoch_logs import EpochLogs
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.lock import run_lock
 from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
+from oltr.engine.mixing import build_batch_mix
 from oltr.engine.tasks import loss_xi
 from oltr.losses import loss_info
 
@@ -248,6 +251,7 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         task.loss_scale = loss_scale_source(scaler)
 
     start_epoch, best, best_epoch = 0, -1.0, -1
+    use_ema = cfg.optim.ema_decay is not None
     if resume:
         last = run_dir / "last.pt"
         ckpt = load_checkpoint(last, required=("model", "optimizer", "scheduler", "epoch", "config_hash"),
@@ -257,7 +261,10 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
             raise RunDirError(f"{last} was written by another config (or by an oltr version that counted epochs "
                               "from 0 and hashed configs without the loss defaults): it cannot be resumed; start "
                               "the run afresh with another --output")
-        build.load_split_state(task, ckpt["model"])
+        if use_ema and "train_model" not in ckpt:
+            raise RunDirError(f"{last} holds no train_model (the trained weights beside the EMA): it cannot be "
+                              "resumed; start the run afresh with another --output")
+        build.load_split_state(task, ckpt["train_model"] if use_ema else ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -281,6 +288,15 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                                 autocast=autocast, channels_last=cfg.channels_last, progress=progress and env.primary)
             log.info("centroids initialised from %d training images in %.1fs", len(plain), time.perf_counter() - t0)
 
+    # The EMA starts from the weights training starts from (after the stage-2 hand-off); on resume it
+    # continues from last.pt, whose "model" holds it.
+    ema = build_ema(task, cfg.optim.ema_decay) if use_ema else None
+    if ema is not None and resume:
+        build.load_split_state(ema.module, ckpt["model"])
+        ema.n_averaged.fill_(ckpt["ema_updates"])
+    evaluated = ema.module if ema is not None else task  # what validation and the checkpoints' "model" see
+    batch_mix = build_batch_mix(cfg.data.mixup_alpha, cfg.data.cutmix_alpha, data.num_classes)
+
     model = task
     if env.distributed:
         model = convert_sync_batchnorm(task, device)
@@ -303,9 +319,10 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(optimizer.param_groups)}
         losses = train_one_epoch(model, optimizer, data.loader, data.steps, device, epoch, env, autocast=autocast,
                                  scaler=scaler, channels_last=cfg.channels_last, log_every=cfg.log_every,
-                                 progress=progress, criterion=criterion)
+                                 progress=progress, criterion=criterion, batch_mix=batch_mix,
+                                 after_step=(lambda: ema.update_parameters(task)) if ema is not None else None)
         t_train = time.perf_counter() - t0
-        logits, labels = compute_logits(task, val_loader, len(val_set), device, env, autocast=autocast,
+        logits, labels = compute_logits(evaluated, val_loader, len(val_set), device, env, autocast=autocast,
                                         channels_last=cfg.channels_last, progress=progress, desc="val")
         val = _val_metrics(logits, labels, data.class_counts, cfg.eval_rule)
         scheduler.step()
@@ -320,11 +337,14 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
                            "epoch_s": round(t_epoch, 3),
                            "images_per_s": round(data.steps * cfg.data.batch_size / t_train, 1)}}
         if env.primary:
-            model_state = build.split_state(task)
+            model_state = build.split_state(evaluated)
+            model_state["criterion"] = task.criterion.state_dict()  # the loss's state is not averaged
             ckpt = {"model": model_state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_metric": best, "best_epoch": best_epoch,
                     "config_hash": chash,
                     "config": to_dict(cfg), "stage": cfg.stage}
+            if ema is not None:
+                ckpt.update(train_model=build.split_state(task), ema_updates=int(ema.n_averaged))
             with writing(run_dir / "metrics.jsonl"), (run_dir / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")
             epoch_logs.write(record)
