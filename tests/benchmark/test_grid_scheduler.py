@@ -34,7 +34,8 @@ def sequential(tmp_path_factory, tiny_data):  # noqa: F811
     tmp = tmp_path_factory.mktemp("sequential")
     suite = bench.load_suite(str(_suite(tmp, tiny_data)))
     bench.run_benchmark(suite, losses=["ce", "cfl"], seeds=[0], out_dir=tmp / "results", runs_dir=tmp / "runs",
-                        overrides=TINY_OVERRIDES, plots=False, log=lambda msg: None)
+                        overrides=TINY_OVERRIDES, plots=False, log=lambda msg: None,
+                        threads_per_run=1)  # a module fixture runs before the per-test one-thread fixture
     return suite, tmp
 
 
