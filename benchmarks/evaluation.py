@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
 from oltr.evaluation import closed_set_metrics, evaluate_logits, open_set_metrics
-from _machine import cpu_name  # benchmarks/ is on sys.path when a script runs
+from _machine import cpu_name, load_note  # benchmarks/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OLTR_SHARED", REPO.parent / "shared"))
@@ -312,13 +312,6 @@ def feature_scores(n_train: int, dim: int, n_queries: int, n_classes: int = K, *
         "not measured), far above the 10 s target; that needs a GPU (`knn(..., device='cuda')`) or fewer queries.",
         "Mahalanobis fits the tied covariance once and scores by one matrix product after whitening.",
     ]
-
-
-def load_note() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
-    except OSError:
-        return "n/a"
 
 
 def main() -> None:

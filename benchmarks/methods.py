@@ -32,7 +32,7 @@ from sklearn.neighbors import NearestCentroid
 from oltr.methods import METHODS, TAU_GRID, logit_adjust, select_tau, tau_normalize
 from oltr.methods.apply import MethodContext
 from oltr.methods.ncm import normalize_features
-from _machine import cpu_name  # benchmarks/ is on sys.path when a script runs
+from _machine import cpu_name, load_note  # benchmarks/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OLTR_SHARED", REPO.parent / "shared"))
@@ -104,13 +104,6 @@ def baseline(ctx: MethodContext) -> tuple[dict, dict]:
     times["ncm"] = time.perf_counter() - t0
     times["total"] = sum(times.values())
     return out, times
-
-
-def load_note() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
-    except OSError:
-        return "n/a"
 
 
 def main() -> None:

@@ -149,7 +149,7 @@ def run_submitit(cells: Sequence[CellJob], *, cluster: str = "slurm", folder: st
             for dep in deps:  # no scheduler to hold the job: wait here (raises if the dependency failed)
                 _result(dep, cells)
             executor.update_parameters(name=f"oltr-{Path(cell.run_dir).name}")
-        job = executor.submit(CellTask(cell))
+        job = executor.submit(CellTask(cell, cpus_per_run))  # torch threads = the CPUs the job was given
         submitted[cell.run_dir], started[cell.run_dir] = job, time.perf_counter()
         log(f"{cell.name}: submitted as job {job.job_id}" + (f" (after {', '.join(str(d.job_id) for d in deps)})"
                                                              if deps and native else ""))

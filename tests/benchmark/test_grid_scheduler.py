@@ -164,7 +164,9 @@ def test_submitit_local_job_preempted_and_requeued_resumes_from_last_pt(sequenti
         preempted.extend(children)
 
     cell = _stage1_cell(suite, tmp_path / "runs", overrides)
-    run_submitit([cell], cluster="submitit-local", folder=tmp_path / "submitit", on_submit=preempt, log=lambda m: None)
+    # 1 CPU per job -> 1 torch thread, as the reference run in this process: same thread count, same bytes
+    run_submitit([cell], cluster="submitit-local", folder=tmp_path / "submitit", on_submit=preempt, log=lambda m: None,
+                 cpus_per_run=1)
     assert len(preempted) == 1
     run = Path(cell.run_dir)
     assert "this job is preempted" in "".join(p.read_text() for p in (tmp_path / "submitit").glob("*.err"))
