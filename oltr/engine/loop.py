@@ -29,6 +29,16 @@ class NonFiniteLossError(FloatingPointError):
         super().__init__(f"non-finite loss in epoch {epoch + 1}, step {step + 1}{detail}")
 
 
+class NonFiniteLogitsError(NonFiniteLossError):
+    """The training loss stayed finite but the model's validation logits are NaN/inf: it diverged
+    (weights or running statistics overflowed) in epoch ``epoch`` (0-based)."""
+
+    def __init__(self, epoch: int, count: int) -> None:
+        self.epoch, self.step = epoch, -1
+        FloatingPointError.__init__(self, f"{count} validation logits are NaN/inf after epoch {epoch + 1}: the training"
+                                          " diverged")
+
+
 class NoScaler:
     """Null GradScaler: ``scale`` is the identity, ``step`` steps, ``update`` does nothing."""
 

@@ -38,7 +38,7 @@ from oltr.engine.ema import build_ema
 from oltr.engine.epoch_logs import EpochLogs
 from oltr.engine.handoff import check_stage1, init_centroids_pass, init_from_stage1, resolve_init_from
 from oltr.engine.lock import run_lock
-from oltr.engine.loop import NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
+from oltr.engine.loop import NonFiniteLogitsError, NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
 from oltr.engine.mixing import build_batch_mix
 from oltr.engine.tasks import loss_xi
 from oltr.losses import loss_info
@@ -324,6 +324,8 @@ def _train(cfg: RunConfig, run_dir: Path, chash: str, resume: bool, env: DistEnv
         t_train = time.perf_counter() - t0
         logits, labels = compute_logits(evaluated, val_loader, len(val_set), device, env, autocast=autocast,
                                         channels_last=cfg.channels_last, progress=progress, desc="val")
+        if not np.isfinite(logits).all():
+            raise NonFiniteLogitsError(epoch, int((~np.isfinite(logits)).sum()))
         val = _val_metrics(logits, labels, data.class_counts, cfg.eval_rule)
         scheduler.step()
         top1 = val["val_overall"] if val["val_overall"] is not None else 0.0

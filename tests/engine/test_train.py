@@ -158,6 +158,30 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_root, tmp_path
     assert [r["epoch"] for r in read_metrics(run)] == [1]
 
 
+def test_nan_validation_logits_after_a_finite_loss_stop_the_run_with_a_named_error(tiny_root, tmp_path, monkeypatch):
+    """A model can diverge with a finite last loss (overflowed weights or BatchNorm statistics): the
+    epoch's validation logits are checked, and the run stops naming the epoch, not deep in a metric."""
+    import oltr.engine.run as run_module
+    from oltr.engine.loop import NonFiniteLogitsError
+
+    real = run_module.compute_logits
+    calls = []
+
+    def nan_on_second_epoch(*args, **kwargs):
+        logits, labels = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            logits[0, 0] = float("nan")
+        return logits, labels
+
+    monkeypatch.setattr(run_module, "compute_logits", nan_on_second_epoch)
+    run = tmp_path / "diverged"
+    with pytest.raises(NonFiniteLogitsError, match=r"1 validation logits are NaN/inf after epoch 2") as err:
+        train(tiny_cfg(tiny_root, 1, epochs=3), run, progress=False)
+    assert isinstance(err.value, NonFiniteLossError) and "the last good checkpoint is" in str(err.value)
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1 and not is_complete(run)
+
+
 def test_stage2_needs_a_matching_stage1(tiny_root, stage1_ce, tmp_path):
     runs = stage1_ce.parent
     # default hand-off: sibling stage_1_<loss>_seed<seed>; a focal stage 2 finds no focal stage 1
