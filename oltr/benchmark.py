@@ -349,8 +349,8 @@ def run_benchmark(
         if not grid:
             raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
     cells = []
-    for k, cell in enumerate([] if report_only else grid, 1):
-        tag = f"[{k}/{len(grid)}] {_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
+    for cell in [] if report_only else grid:
+        tag = f"{_cell_name(cell)} | {cell.loss} | seed {cell.seed}"
         if cell.trains:
             stage1_dir = cell.depends_on[0] if cell.depends_on else runs_dir / f"stage_1_{cell.loss}_seed{cell.seed}"
             config = suite.stage_1 if cell.stage == 1 else suite.stage_2
@@ -369,13 +369,14 @@ def run_benchmark(
         if threads_per_run:
             torch.set_num_threads(threads_per_run)
         try:
-            for job in cells:
-                result = execute_cell(job, progress=progress, log=lambda msg, tag=job.name: log(f"{tag}: {msg}"))
+            for k, job in enumerate(cells, 1):
+                tag = f"[{k}/{len(cells)}] {job.name}"
+                result = execute_cell(job, progress=progress, log=lambda msg, tag=tag: log(f"{tag}: {msg}"))
                 if result["status"] == "skipped":
-                    log(f"{job.name}: complete, skipped")
+                    log(f"{tag}: complete, skipped")
                     continue
                 timings[job.run_dir] = result["seconds"]
-                log(f"{job.name}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
+                log(f"{tag}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
         finally:
             torch.set_num_threads(threads_before)
 

@@ -79,3 +79,13 @@ def _one_intra_op_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def no_tf32(monkeypatch):
+    """Full fp32 on CUDA: PyTorch runs cuDNN convolutions in TF32 by default (10-bit mantissa, logits
+    move by ~1e-3), which would hide a real device difference behind the tolerance of a CPU comparison."""
+    import torch
+
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)

@@ -1,9 +1,10 @@
-"""Local workers: up to ``jobs`` grid cells at once, each in its own process, dependencies first.
+"""Local workers: up to ``jobs`` grid cells at once, each in a worker process, dependencies first.
 
-Each worker (``python -m oltr.grid.worker``) gets ``OMP_NUM_THREADS = threads_per_run`` (default
-cores // jobs) and, with ``gpus_per_run = G``, its own G devices in ``CUDA_VISIBLE_DEVICES``
-(disjoint between concurrent runs; G > 1 trains through torchrun inside the worker). Its stdout and
-stderr go to ``<run_dir>/grid.log``. A cell starts once every run it depends on has finished; a
+Each worker slot is one persistent process (``python -m oltr.grid.worker``) fed one cell at a time, so
+the heavy imports are paid once per slot, not once per cell. It gets ``OMP_NUM_THREADS =
+threads_per_run`` (default cores // jobs) and, with ``gpus_per_run = G``, its own G devices in
+``CUDA_VISIBLE_DEVICES`` (disjoint between concurrent runs; G > 1 trains through torchrun inside the
+worker). Each cell's stdout and stderr go to ``<run_dir>/grid.log``. A cell starts once every run it depends on has finished; a
 failed cell blocks its dependents but not the rest of the grid, and the grid raises
 :class:`GridError` at the end naming each failure and its log. Interrupting the scheduler stops the
 workers; re-running resumes from their ``last.pt`` as the sequential grid does.
@@ -11,10 +12,12 @@ workers; re-running resumes from their ``last.pt`` as the sequential grid does.
 
 from __future__ import annotations
 
+import json
 import os
+import selectors
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -78,12 +81,12 @@ def run_local(cells: Sequence[CellJob], *, jobs: int = 2, threads_per_run: int |
     ok: set[str] = set()
     bad: dict[str, str] = {}
     timings: dict[str, float] = {}
-    running: dict[subprocess.Popen, tuple[CellJob, tuple[str, ...] | None, float, Path]] = {}
-    free = list(slots)
+    workers = [_Worker(i, threads, gpus) for i, gpus in enumerate(slots)]
+    busy: dict[_Worker, tuple[CellJob, float]] = {}
     current: dict[str, bool] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="oltr-grid-"))
+    selector = selectors.DefaultSelector()
     try:
-        while pending or running:
+        while pending or busy:
             progressed = False
             for job in list(pending):
                 deps = [d for d in job.depends_on if d in in_grid]
@@ -95,62 +98,101 @@ def run_local(cells: Sequence[CellJob], *, jobs: int = 2, threads_per_run: int |
                 elif all(d in ok for d in deps):
                     if job.run_dir not in current:
                         current[job.run_dir] = cell_is_current(job)
-                    if current[job.run_dir]:  # nothing to do: no worker process for it
+                    if current[job.run_dir]:  # nothing to do: no worker for it
                         pending.remove(job)
                         progressed = True
                         ok.add(job.run_dir)
                         display.skipped(job.name)
-                    elif free:
+                    else:
+                        idle = [w for w in workers if w not in busy]
+                        if not idle:
+                            continue
                         pending.remove(job)
-                        gpus = free.pop(0)
-                        result = tmp / f"{len(timings) + len(running) + len(bad)}_{Path(job.run_dir).name}.json"
-                        running[_spawn(job, threads, gpus, result)] = (job, gpus, time.perf_counter(), result)
+                        worker = idle[0]
+                        worker.submit(job, selector)
+                        busy[worker] = (job, time.perf_counter())
                         display.started(job.name)
                         progressed = True
-            if not running:
+            if not busy:
                 if not progressed:
                     raise GridError("grid cells wait on each other (a dependency cycle): "
                                     + ", ".join(c.name for c in pending))
                 continue
-            time.sleep(poll_s)
-            for proc in [p for p in running if p.poll() is not None]:
-                job, gpus, t0, result = running.pop(proc)
-                free.append(gpus)
-                if proc.returncode == 0 and result.is_file():
+            for key, _ in selector.select(timeout=poll_s):
+                worker = key.data
+                job, t0 = busy.pop(worker)
+                answer = worker.answer(selector)
+                log_path = Path(job.run_dir) / "grid.log"
+                if answer.get("status") in ("done", "skipped"):
                     ok.add(job.run_dir)
                     timings[job.run_dir] = round(time.perf_counter() - t0, 1)
                     display.finished(job.name, timings[job.run_dir])
                 else:
-                    bad[job.run_dir] = f"exit code {proc.returncode}; see {Path(job.run_dir) / 'grid.log'}"
+                    bad[job.run_dir] = f"{answer.get('error', 'failed')}; see {log_path}"
                     display.failed(job.name, bad[job.run_dir])
             display.refresh()
     except BaseException:
-        for proc in running:
-            proc.terminate()  # SIGTERM; each run keeps its last.pt and resumes on the next invocation
-        for proc in running:
-            proc.wait()
+        for worker in workers:
+            worker.stop()  # SIGTERM; each run keeps its last.pt and resumes on the next invocation
         raise
     finally:
         display.close()
-        for f in tmp.iterdir():
-            f.unlink()
-        tmp.rmdir()
+        for worker in workers:
+            worker.close()
+        selector.close()
     if bad:
         names = {c.run_dir: c.name for c in cells}
         raise GridError("grid cells failed:\n" + "\n".join(f"  {names[d]}: {why}" for d, why in bad.items()))
     return timings
 
 
+class _Worker:
+    """One worker slot: a persistent ``python -m oltr.grid.worker`` process, started on its first cell
+    (and again if it dies), fed one cell at a time."""
+
+    def __init__(self, index: int, threads: int, gpus: tuple[str, ...] | None) -> None:
+        self.index, self.threads, self.gpus = index, threads, gpus
+        self.proc: subprocess.Popen | None = None
+
+    def submit(self, job: CellJob, selector: selectors.BaseSelector) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "oltr.grid.worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=worker_env(self.threads, self.gpus),
+                                         text=True, start_new_session=True)
+        Path(job.run_dir).mkdir(parents=True, exist_ok=True)
+        self.proc.stdin.write(job.to_json() + "\n")
+        self.proc.stdin.flush()
+        selector.register(self.proc.stdout, selectors.EVENT_READ, self)
+
+    def answer(self, selector: selectors.BaseSelector) -> dict:
+        """The worker's answer for its cell; a worker that died answers with its exit code."""
+        selector.unregister(self.proc.stdout)
+        line = self.proc.stdout.readline()
+        if line:
+            return json.loads(line)
+        code = self.proc.wait()
+        self.proc = None
+        return {"status": "failed", "error": f"the worker exited with code {code}"}
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: a torchrun child stops too
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()  # end of input: the worker exits after its current cell
+            self.proc.wait()
+            self.proc.stdout.close()
+
+    def __hash__(self) -> int:
+        return self.index
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
 def _with_nproc(job: CellJob, nproc: int) -> CellJob:
     from dataclasses import replace
 
     return replace(job, nproc_per_node=nproc)
-
-
-def _spawn(job: CellJob, threads: int, gpus: tuple[str, ...] | None, result: Path) -> subprocess.Popen:
-    run_dir = Path(job.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / "grid.log").open("a") as out:
-        return subprocess.Popen([sys.executable, "-m", "oltr.grid.worker", job.to_json(), str(result)],
-                                stdout=out, stderr=subprocess.STDOUT, env=worker_env(threads, gpus),
-                                start_new_session=True)

@@ -122,11 +122,23 @@ ID_COLUMNS = ("dataset", "stage", "method", "loss", "backbone", "published", "n_
               "notes")
 
 
-def _protocol_note(rule: str, fp_rule: Any, threshold: Any) -> str:
+SCORE_NAMES = {"msp": "max softmax", "temp_msp": "temperature-scaled max softmax", "max_logit": "max logit",
+               "energy": "energy", "knn": "KNN score", "mahalanobis": "Mahalanobis score"}
+
+
+def _protocol_note(rule: str, fp_rule: Any, threshold: Any, threshold_score: Any = None, ood_score: Any = None) -> str:
     text = f"Our runs: shot groups {RULES[rule].description} training images"
     if isinstance(fp_rule, str) and fp_rule in FP_RULES:
-        text += f"; open set: rejection below max softmax {threshold:g}, FP rule '{fp_rule}': {FP_RULES[fp_rule]}"
+        by = threshold_score if isinstance(threshold_score, str) else "msp"
+        text += (f"; open set: rejection below {SCORE_NAMES.get(by, by)} {threshold:g}, FP rule '{fp_rule}': "
+                 f"{FP_RULES[fp_rule]}")
+        if isinstance(ood_score, str) and ood_score != by:
+            text += f"; AUROC, AUPR, FPR95 and OSCR from the {SCORE_NAMES.get(ood_score, ood_score)}"
     return text + "; mean ± sample std over seeds."
+
+
+def _or_none(frame: pd.DataFrame, column: str) -> list:
+    return list(frame[column]) if column in frame else [None] * len(frame)
 
 
 def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -165,7 +177,9 @@ def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
             "citations": (),
             "notes": tuple(
                 dict.fromkeys(
-                    _protocol_note(r, f, t) for r, f, t in zip(grp["rule"], grp["fp_rule"], grp["threshold"])
+                    _protocol_note(r, f, t, ts, os_) for r, f, t, ts, os_ in
+                    zip(grp["rule"], grp["fp_rule"], grp["threshold"], _or_none(grp, "threshold_score"),
+                        _or_none(grp, "ood_score"))
                 )
             ),
         }

@@ -29,7 +29,7 @@ METRICS_FILE = "metrics.jsonl"
 
 #: Identity columns of a run row, before the metric columns.
 ID_COLUMNS = ("dataset", "stage", "method", "loss", "backbone", "seed", "name", "rule", "fp_rule", "threshold",
-              "loss_params", "run_dir", "complete", "experiment")
+              "threshold_score", "ood_score", "loss_params", "run_dir", "complete", "experiment")
 METHOD_FILE = "method.json"
 #: Metric columns always present (NaN where a run lacks them, e.g. no open-set evaluation).
 METRIC_COLUMNS = (
@@ -177,6 +177,10 @@ def load_run(run_dir: str | Path, *, rule: str | None = "strict") -> dict[str, A
         "rule": rule or stored_rule,
         "fp_rule": ev.get("fp_rule", "oltr") if opened is not None else None,
         "threshold": ev.get("threshold") if opened is not None else None,
+        # the score the threshold applies to, and the one behind AUROC / AUPR / FPR95 / OSCR (msp unless
+        # `oltr eval --score` chose another; older eval files have neither)
+        "threshold_score": (ev.get("threshold_selection") or {}).get("score", "msp") if opened is not None else None,
+        "ood_score": (ev.get("score") or {}).get("name", "msp") if opened is not None else None,
         "loss_params": json.dumps(loss_params, sort_keys=True, default=str),
         "run_dir": str(run_dir),
         # finished when scored (eval_test.json says so); older files: the run directory now

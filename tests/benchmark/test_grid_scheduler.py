@@ -59,8 +59,9 @@ def test_two_workers_give_the_same_tables_as_the_sequential_grid(sequential, tmp
     done = [m for m in messages if ": done in " in m]
     assert len(done) == 4
     order = [m.split("] ", 1)[1].split(":")[0] for m in done]
-    assert order.index("[2/4] stage 2 | ce | seed 0") > order.index("[1/4] stage 1 | ce | seed 0")
-    assert order.index("[4/4] stage 2 | cfl | seed 0") > order.index("[3/4] stage 1 | cfl | seed 0")
+    assert order.index("stage 2 | ce | seed 0") > order.index("stage 1 | ce | seed 0")
+    assert order.index("stage 2 | cfl | seed 0") > order.index("stage 1 | cfl | seed 0")
+    assert [m.split("]")[0] for m in done] == ["[1/4", "[2/4", "[3/4", "[4/4"]  # one count, the display's
 
     # Re-running finds every run current: no worker process, no training, same tables.
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*.pt")}
@@ -79,10 +80,23 @@ def test_a_failed_cell_blocks_its_dependents_and_names_its_log(tmp_path):
     with pytest.raises(GridError) as info:
         run_local([bad, child], jobs=2, threads_per_run=1, log=messages.append, poll_s=0.05)
     text = str(info.value)
-    assert f"stage 1 | x: exit code 1; see {tmp_path / 'stage_1_x' / 'grid.log'}" in text
+    assert "stage 1 | x: ConfigError: " in text and f"missing.yaml: config file not found; see {tmp_path / 'stage_1_x' / 'grid.log'}" in text
     assert "stage 2 | x: blocked: a run it depends on failed" in text
     assert "missing.yaml" in (tmp_path / "stage_1_x" / "grid.log").read_text()  # the worker's traceback
     assert not (tmp_path / "stage_2_x").exists()
+
+
+def test_one_worker_process_executes_cell_after_cell(tmp_path):
+    """A worker slot is one persistent process (imports paid once): with one slot, every cell's log names
+    the same pid, and a failed cell does not stop the next one."""
+    jobs = [CellJob(name=f"stage 1 | {i}", run_dir=str(tmp_path / f"run_{i}"), config=str(tmp_path / f"missing_{i}.yaml"))
+            for i in range(3)]
+    with pytest.raises(GridError) as info:
+        run_local(jobs, jobs=1, threads_per_run=1, log=lambda msg: None, poll_s=0.05)
+    assert all(f"stage 1 | {i}: " in str(info.value) for i in range(3))
+    pids = {(tmp_path / f"run_{i}" / "grid.log").read_text().split("| pid ")[1].split()[0] for i in range(3)}
+    assert len(pids) == 1
+    assert all(f"missing_{i}.yaml" in (tmp_path / f"run_{i}" / "grid.log").read_text() for i in range(3))
 
 
 def test_gpu_slots_are_disjoint_and_the_worker_env_carries_them():
@@ -127,7 +141,7 @@ def test_submitit_debug_executor_runs_the_grid_with_dependencies(sequential, tmp
                         overrides=TINY_OVERRIDES, plots=False, launcher="submitit-debug", log=messages.append,
                         slurm={"folder": tmp_path / "submitit"})
     assert [m.split(":")[0] for m in messages if "submitted as job" in m] == [
-        "[1/2] stage 1 | ce | seed 0", "[2/2] stage 2 | ce | seed 0"]
+        "stage 1 | ce | seed 0", "stage 2 | ce | seed 0"]
     for stage in (1, 2):
         run = f"stage_{stage}_ce_seed0"
         assert _metrics(tmp_path / "runs" / run) == _metrics(seq / "runs" / run)

@@ -10,7 +10,7 @@ import pytest
 from oltr.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-FMNIST_2 = REPO / "configs/FashionMNIST_LT/stage_2_meta_embedding.yaml"  # 8 epochs
+FMNIST_2 = REPO / "configs/FashionMNIST_LT/stage_2_meta_embedding.yaml"  # 4 epochs
 IMAGENET_2 = REPO / "configs/ImageNet_LT/stage_2_meta_embedding.yaml"  # 60 epochs
 
 
@@ -19,7 +19,7 @@ def test_schedule_shorter_than_the_stage_fails_at_load_naming_loss_epochs():
     with pytest.raises(ConfigError, match=r"loss\.epochs: the stage trains epochs=60 but loss\.epochs=30 .* epoch 30"):
         load_config(IMAGENET_2, ["loss.name=cfl", "loss.epochs=30"])
     with pytest.raises(ConfigError, match=r"loss\.epochs"):
-        load_config(FMNIST_2, ["loss.name=casl", "loss.epochs=7", "loss.schedule=paper"])
+        load_config(FMNIST_2, ["loss.name=casl", "loss.epochs=3", "loss.schedule=paper"])
     load_config(FMNIST_2, ["loss.name=casl", "loss.epochs=12"])  # a longer schedule is not an error
 
 

@@ -48,7 +48,7 @@ def test_every_tensor_is_registered_state():
 
 
 @pytest.mark.parametrize("device", _devices())
-def test_moves_between_devices_and_dtypes(device):
+def test_moves_between_devices_and_dtypes(device, no_tf32):
     model = stage2_model()
     x = torch.randn(3, 3, 28, 28)
     with torch.no_grad():

@@ -143,3 +143,23 @@ def test_leaderboard_alias_checks_rule(runs_root):
     assert len(leaderboard(runs, rule="strict", published=False)) == 3
     with pytest.raises(ValueError, match="collect_runs"):
         leaderboard(runs, rule="oltr")
+
+
+def test_the_footnote_names_the_open_set_score_behind_the_threshold_and_the_ood_metrics(tmp_path):
+    """A run re-scored with `oltr eval --score energy` (with and without a threshold on it) is not
+    described as thresholded on the max softmax."""
+    import json
+
+    root = tmp_path / "runs"
+    run = write_run(root, loss="ce", seed=0)
+    text = render(leaderboard_table(collect_runs(root)), "md")
+    assert "rejection below max softmax 0.1," in text and "AUROC, AUPR" not in text
+    ev = json.loads((run / "eval_test.json").read_text())
+    ev.update(score={"name": "energy", "params": {}}, threshold_selection={"method": "config", "value": 0.1, "score": "msp"})
+    (run / "eval_test.json").write_text(json.dumps(ev))
+    text = render(leaderboard_table(collect_runs(root)), "md")
+    assert "rejection below max softmax 0.1," in text and "AUROC, AUPR, FPR95 and OSCR from the energy" in text
+    ev.update(threshold=-2.5, threshold_selection={"method": "given", "value": -2.5, "score": "energy"})
+    (run / "eval_test.json").write_text(json.dumps(ev))
+    text = render(leaderboard_table(collect_runs(root)), "md")
+    assert "rejection below energy -2.5," in text and "max softmax" not in text
