@@ -17,6 +17,7 @@ reference flavour only (pass it with ``--losses``).
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shlex
@@ -27,10 +28,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
 import yaml
 
+from oltr.config import config_hash, load_config
+from oltr.engine import RunDirError, is_complete, run_dir_state, train
+from oltr.grid import CellJob, execute_cell
+from oltr.grid.local import run_local
+from oltr.grid.slurm import run_submitit
 from oltr.losses import loss_params
+from oltr.methods import METHODS, PIPELINE_METHODS, all_method_names
+from oltr.reporting import write_leaderboard
+from oltr.reporting.suite_reports import write_suite_reports
 from oltr.resources import CONFIGS_DIR, config_path
+from oltr.suite_grid import expand_protocols, expand_sweeps, override
 
 SUITES_DIR = CONFIGS_DIR / "suites"
 
@@ -83,7 +94,6 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     losses = raw.get("losses") or {}
     if not isinstance(losses, dict) or not all(isinstance(v, dict) and "name" in v for v in losses.values()):
         raise ValueError(f"{path}: 'losses' must map a label to a loss section with a 'name'")
-    from oltr.suite_grid import expand_protocols, expand_sweeps
 
     preset_overrides: dict[str, list[str]] = {}
     protocols: dict[str, dict[str, str]] = {}
@@ -129,7 +139,6 @@ def _suite_overrides(sets: Any, path: Path) -> list[str]:
         return []
     if not isinstance(sets, dict):
         raise ValueError(f"{path}: 'set' must map dotted config keys to values, e.g. {{epochs: 4}}")
-    from oltr.suite_grid import override
 
     return [override(k, v) for k, v in sets.items()]
 
@@ -137,10 +146,6 @@ def _suite_overrides(sets: Any, path: Path) -> list[str]:
 def _parse_methods(items: Any, path: Path, has_stage_2: bool = True) -> list[dict[str, Any]]:
     """``methods:`` entries (a name, or ``{name: ..., <params>}``) checked against the method registry
     and each method's parameters, so a typo fails when the suite loads."""
-    import inspect
-
-    from oltr.methods import METHODS, PIPELINE_METHODS, all_method_names
-
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: 'methods' must be a non-empty list of method names or {{name: ..., params}}")
     out: list[dict[str, Any]] = []
@@ -243,8 +248,6 @@ def _cell_job(cell: GridRun, tag: str, config: Path | None, overrides: list[str]
               torchrun_args: str, method_params: dict[str, Any] | None = None):
     """The launcher-neutral job of one cell: training cells name their config and overrides; method cells
     (``oltr.methods``) the method, its parameters and the stage-1 run they read."""
-    from oltr.grid import CellJob
-
     common = dict(name=tag, run_dir=str(cell.run_dir), depends_on=tuple(str(p) for p in cell.depends_on), rule=rule)
     if not cell.trains:
         return CellJob(config="", kind="method", method=cell.method,
@@ -254,9 +257,6 @@ def _cell_job(cell: GridRun, tag: str, config: Path | None, overrides: list[str]
 
 
 def _train_in_process(config: Path, overrides: list[str], run_dir: Path, progress: bool = True) -> None:
-    from oltr.config import load_config
-    from oltr.engine import train
-
     train(load_config(config, overrides), run_dir, resume=True, progress=progress)
 
 
@@ -273,9 +273,6 @@ def _train_torchrun(config: Path, overrides: list[str], run_dir: Path, nproc: in
 def _check_finished_run(config: Path, overrides: list[str], run_dir: Path) -> None:
     """Reuse a finished run only if it was trained with this cell's config, as ``oltr train --resume``
     does; a run of another config (other --set, --flavour or preset) raises ``RunDirError``."""
-    from oltr.config import config_hash, load_config
-    from oltr.engine import RunDirError, run_dir_state
-
     cfg = load_config(config, overrides)
     try:
         run_dir_state(run_dir, cfg, config_hash(cfg), resume=True)
@@ -290,8 +287,6 @@ def _eval_is_current(run_dir: Path) -> bool:
 
 def cell_finished(cell: GridRun) -> bool:
     """A cell whose run is complete and whose test evaluation is current (nothing left to do)."""
-    from oltr.engine import is_complete
-
     if not cell.trains:
         return (cell.run_dir / "complete.json").is_file() and (cell.run_dir / "eval_test.json").is_file()
     return is_complete(cell.run_dir) and _eval_is_current(cell.run_dir)
@@ -335,9 +330,6 @@ def run_benchmark(
     ``report_only``: train nothing; write the tables from the grid's finished, evaluated runs and list
     the missing ones in ``grid.json`` (a partial grid's report, or re-rendering after a format change).
     """
-    from oltr.grid import execute_cell
-    from oltr.reporting import write_leaderboard
-
     suite = load_suite(suite) if isinstance(suite, str) else suite
     losses = list(losses or suite.losses)
     seeds = list(seeds if seeds is not None else suite.seeds)
@@ -355,8 +347,6 @@ def run_benchmark(
         grid = [c for c in grid if str(c.run_dir) not in set(missing)]
         log(f"oltr benchmark: report only: {len(grid)} finished runs, {len(missing)} missing")
         if not grid:
-            from oltr.engine.run import RunDirError
-
             raise RunDirError(f"no finished run of suite {suite.name!r} in {runs_dir}")
     cells = []
     for cell in [] if report_only else grid:
@@ -370,17 +360,11 @@ def run_benchmark(
             params = {k: v for k, v in next(m for m in suite.methods if m["name"] == cell.method).items() if k != "name"}
             cells.append(_cell_job(cell, tag, None, [], rule, 1, "", method_params=params))
     if launcher != "local":
-        from oltr.grid.slurm import run_submitit
-
         timings.update(run_submitit(cells, cluster=launcher, gpus_per_run=gpus_per_run, log=log, **(slurm or {})))
     elif jobs > 1 or gpus_per_run > 0:
-        from oltr.grid.local import run_local
-
         timings.update(run_local(cells, jobs=jobs, threads_per_run=threads_per_run, gpus_per_run=gpus_per_run,
                                  log=log))
     else:
-        import torch
-
         threads_before = torch.get_num_threads()
         if threads_per_run:
             torch.set_num_threads(threads_per_run)
@@ -395,8 +379,6 @@ def run_benchmark(
                 log(f"{tag}: done in {result['seconds']:.1f} s (total {time.perf_counter() - start:.0f} s)")
         finally:
             torch.set_num_threads(threads_before)
-
-    from oltr.reporting.suite_reports import write_suite_reports
 
     if suite.sweeps and set(losses) <= set(suite.sweeps):
         written = {}  # one leaderboard row per loss would merge the sweep points: the sweep report replaces it

@@ -14,13 +14,13 @@ import itertools
 import json
 from typing import Any
 
+import yaml
+
 __all__ = ["expand_protocols", "expand_sweeps", "override", "sweep_label"]
 
 
 def override(key: str, value: Any) -> str:
     """``key=value`` with the value written as YAML (``5.0e-05``: json's ``5e-05`` reads back as a string)."""
-    import yaml
-
     text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
     return f"{key}={text.removesuffix('...').strip()}"
 

@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable
 
 from oltr.config.schema import RunConfig
+from oltr.models.freezing import FREEZABLE_PARTS
 
 # dotted key -> (low, high, low_open, high_open); None = unbounded
 _RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
@@ -61,7 +62,6 @@ def check_values(cfg: RunConfig, fail: Callable[[str, str], Exception]) -> None:
                                 f"labels), got {_get(cfg, key)!r}: set it to 0")
     if cfg.data.num_classes is not None and cfg.data.num_classes < 2:
         raise fail("data.num_classes", f"must be >= 2 or null, got {cfg.data.num_classes}")
-    from oltr.models.freezing import FREEZABLE_PARTS
 
     for i, part in enumerate(cfg.model.freeze):
         if part not in FREEZABLE_PARTS:

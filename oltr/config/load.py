@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import difflib
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -25,16 +26,25 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, Literal, Union
 
+import numpy as np
 import yaml
 
+from oltr import losses
 from oltr.config.checks import check_schedule, check_values
 from oltr.config.resolve import as_float_if_scientific, resolved_loss_params
 from oltr.config.schema import REQUIRED_KEYS, LossConfig, RunConfig
+from oltr.data.registry import DATASETS
+from oltr.models import CLASSIFIERS, FEATURE_MODELS
+from oltr.registry import Registry, check_choice
 
 PATH_KEYS = ("data.root", "data.lists", "data.open_root", "model.weights", "init_from")
 # fields that describe the machine, not the experiment: left out of the hash
 HASH_EXCLUDE = PATH_KEYS + ("data.num_workers",)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: string keys whose value is a registry's key: checked when the config loads, listed in the reference
+#: (``data.prepare`` and ``loss.name`` are checked with their parameters: validate_prepare, validate_loss)
+REGISTRY_KEYS: dict[str, Registry] = {"model.name": FEATURE_MODELS, "model.classifier": CLASSIFIERS,
+                                      "data.prepare": DATASETS}
 
 
 class ConfigError(ValueError):
@@ -177,10 +187,25 @@ def from_dict(raw: dict, source: str = "<dict>") -> RunConfig:
     return cfg
 
 
+def _check_choice(source: str, key: str, value: Any, choices: Iterable[Any]) -> Any:
+    """:func:`oltr.registry.check_choice` as a :class:`ConfigError`: one line naming the source, the key and
+    the valid values."""
+    try:
+        return check_choice(key, value, list(choices))
+    except ValueError as e:
+        err = ConfigError(source, "", str(e))  # check_choice's message names the key already
+        err.key = key
+        raise err from None
+
+
 def _check(cfg: RunConfig, source: str) -> None:
-    want = "dot" if cfg.stage == 1 else "meta_embedding"
-    if cfg.model.classifier != want:
-        raise ConfigError(source, "model.classifier", f"stage {cfg.stage} uses classifier {want!r}, got {cfg.model.classifier!r}")
+    for key in ("model.name", "model.classifier"):
+        _check_choice(source, key, _get(cfg, key), REGISTRY_KEYS[key].names())
+    # a classifier serves one stage (registry metadata ``stage``): stage 2 needs the centroid memory
+    fits = [n for n in CLASSIFIERS.names() if CLASSIFIERS.get(n).meta.get("stage") in (None, cfg.stage)]
+    if cfg.model.classifier not in fits:
+        raise ConfigError(source, "model.classifier", f"stage {cfg.stage} uses classifier "
+                          f"{' or '.join(map(repr, fits))}, got {cfg.model.classifier!r}")
     for key in ("epochs", "data.batch_size", "optim.step_size", "log_every", "data.num_samples_cls"):
         value = _get(cfg, key)
         if value < 1:
@@ -292,9 +317,6 @@ def validate_prepare(cfg: RunConfig, source: str) -> None:
         if cfg.data.prepare_args:
             raise ConfigError(source, "data.prepare_args", "given without data.prepare")
         return
-    import inspect
-
-    from oltr.data.registry import DATASETS
 
     try:
         entry = DATASETS.get(cfg.data.prepare)
@@ -349,8 +371,6 @@ def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunC
 def loss_kwargs(cfg: RunConfig, class_counts: Any = None) -> dict:
     """Keyword arguments for ``oltr.losses.build_loss``: the params, ``epochs`` defaulting to the
     stage's epoch count for scheduled losses, and ``class_counts`` for losses that need them."""
-    from oltr import losses
-
     meta = losses.loss_info(cfg.loss.name).meta
     kw = dict(cfg.loss.params)
     if meta.get("has_schedule") and "epochs" not in kw:
@@ -363,10 +383,6 @@ def loss_kwargs(cfg: RunConfig, class_counts: Any = None) -> dict:
 def validate_loss(cfg: RunConfig, source: str) -> None:
     """Build the loss once (with placeholder class counts) and walk it through the stage's epochs, so bad
     names, parameters and schedules fail at load time."""
-    import numpy as np
-
-    from oltr import losses
-
     try:
         losses.loss_info(cfg.loss.name)
     except ValueError as e:

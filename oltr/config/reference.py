@@ -15,8 +15,10 @@ import sys
 import typing
 from pathlib import Path
 
-from oltr.config.load import PATH_KEYS, _type_name
+from oltr.config.load import PATH_KEYS, REGISTRY_KEYS, _type_name
+from oltr.config.resolve import ENGINE_FILLED, loss_defaults
 from oltr.config.schema import REQUIRED_KEYS, RunConfig
+from oltr.losses import available, loss_info, loss_params
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -84,7 +86,10 @@ def _rows(cls: type, prefix: str = "") -> list[str]:
         meaning = notes.get(f.name, "")
         if key in PATH_KEYS:
             meaning += " (`${VAR}` expands; relative paths resolve against the working directory)"
-        cells = (f"`{key}`", _type_name(tp), default, meaning)
+        kind = _type_name(tp)
+        if key in REGISTRY_KEYS:  # the registry is the list of valid values
+            kind += f" (one of: {', '.join(REGISTRY_KEYS[key].names())})"
+        cells = (f"`{key}`", kind, default, meaning)
         rows.append("| " + " | ".join(c.replace("|", "&#124;") for c in cells) + " |")
     return rows + [r for key, tp in sections for r in _section(key, tp)]
 
@@ -98,9 +103,6 @@ def _section(key: str, cls: type) -> list[str]:
 
 
 def _loss_rows() -> list[str]:
-    from oltr.config.resolve import ENGINE_FILLED, loss_defaults
-    from oltr.losses import available, loss_info, loss_params
-
     rows = []
     for name in available():
         defaults = loss_defaults(name)

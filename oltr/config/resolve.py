@@ -12,6 +12,8 @@ import inspect
 import re
 from typing import Any
 
+from oltr.losses import LOSSES
+
 ENGINE_FILLED = ("epochs", "class_counts")
 _PLAIN = (bool, int, float, str)
 # YAML 1.1 reads 1e-3 / 5e-4 / 1e6 (no dot, or no sign in the exponent) as strings
@@ -27,8 +29,6 @@ def as_float_if_scientific(value: Any) -> Any:
 
 def loss_defaults(name: str) -> dict[str, Any]:
     """Default keyword parameters of loss ``name`` ({} for an unknown name)."""
-    from oltr.losses import LOSSES
-
     try:
         builder = LOSSES.get(name).builder
     except ValueError:

@@ -50,7 +50,7 @@ class DataConfig:
     cache: bool = False
     # skip unreadable images instead of failing
     skip_bad: bool = False
-    # auto-prepare the dataset under ``root`` when its lists are missing (e.g. fashion_mnist_lt)
+    # registered dataset prepared under ``root`` before a run (a no-op once prepared), e.g. fashion_mnist_lt
     prepare: Optional[str] = None
     # keyword arguments of that preparation (oltr.data.DATASETS), e.g. {imb_factor: 100, source: ...}
     prepare_args: dict[str, Any] = field(default_factory=dict)
@@ -78,8 +78,8 @@ class ModelConfig:
     use_attention: bool = False
     # attention start: identity (output conv zero) or reference (every attention conv re-drawn like the trunk's)
     attention_init: Literal["identity", "reference"] = "identity"
-    # dot (stage 1) or meta_embedding (stage 2)
-    classifier: Literal["dot", "meta_embedding"] = "dot"
+    # registered classifier (oltr.models.CLASSIFIERS): dot (stage 1) or meta_embedding (stage 2)
+    classifier: str = "dot"
     # initial feature-model weights (a file), e.g. the Caffe ResNet-152 of Places-LT stage 1
     weights: Optional[str] = None
     # parameter-name prefixes that are new in this stage (allowed missing from loaded weights)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .export import ListSpec, export_lists, is_prepared
-from .lists import OPEN_LABEL, read_list
+from .lists import OPEN_LABEL, read_list, write_list
 from .subsets import CFL_PROTOCOLS, lt_class_counts, select_per_class, subset_4k, unused_per_class
 
 __all__ = ["CIFAR_FOLDERS", "cifar_source", "load_cifar", "prepare_cifar_4k", "prepare_cifar_lt"]
@@ -143,7 +143,6 @@ def _prepare(out_dir: Path, name: str, key: dict, data: dict, train_idx: np.ndar
         lists[f"{name}_open.txt"] = open_spec
     export_lists(out_dir, lists, key, extra={"num_classes": num_classes})
     if open_list is not None:  # a user's open-set list: copied under the benchmark's name, labels forced to -1
-        from .lists import write_list
 
         paths, _ = read_list(open_list)
         write_list(out_dir / f"{name}_open.txt", paths, np.full(len(paths), OPEN_LABEL))

@@ -19,6 +19,9 @@ from typing import Any
 
 from oltr.registry import Registry
 
+from .cifar import prepare_cifar_4k, prepare_cifar_lt
+from .fashion_mnist_4k import prepare_fashion_mnist_4k
+from .fashion_mnist_lt import prepare_fashion_mnist_lt
 from .subsets import CFL_PROTOCOLS
 
 __all__ = ["DATASETS", "prepare_dataset"]
@@ -45,8 +48,6 @@ def prepare_dataset(name: str, out_dir: str | os.PathLike, *, data_name: str | N
                    source="Debian's dataset-fashion-mnist (or $OLTR_FASHION_MNIST)")
 def _fashion_mnist_lt(out_dir: Path, *, name: str, seed: int = 0, source: str | None = None) -> Path:
     """Fashion-MNIST-LT: 8 classes, 1000..8 training images (imbalance 125) + 2 open classes."""
-    from .fashion_mnist_lt import prepare_fashion_mnist_lt
-
     return prepare_fashion_mnist_lt(out_dir, seed=seed, source=source)
 
 
@@ -54,14 +55,10 @@ def _fashion_mnist_lt(out_dir: Path, *, name: str, seed: int = 0, source: str | 
                    open_set=None, source="Debian's dataset-fashion-mnist (or $OLTR_FASHION_MNIST)")
 def _fashion_mnist_4k(out_dir: Path, *, name: str, source: str | None = None) -> Path:
     """Fashion-MNIST with the CFL paper's three 4,000-image protocols (balanced, 5/3, 6/2)."""
-    from .fashion_mnist_4k import prepare_fashion_mnist_4k
-
     return prepare_fashion_mnist_4k(out_dir, source=source)
 
 
 def _register_cifar(k: int) -> None:
-    from .cifar import prepare_cifar_4k, prepare_cifar_lt
-
     other = 100 if k == 10 else 10
 
     @DATASETS.register(f"cifar{k}_lt", num_classes=k, data_names=None,

@@ -18,10 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from oltr import losses  # attribute lookup: tests stand in for losses.build_loss
 from oltr.config import RunConfig, loss_kwargs
-from oltr.data.checks import CheckedCollate
+from oltr.data import ClassAwareSampler, ImageListDataset, InstanceSampler, build_transform, class_counts, read_list
+from oltr.data import checks
+from oltr.data.checks import CheckedCollate, missing_classes_message
+from oltr.data.registry import DATASETS, prepare_dataset
 from oltr.engine.distributed import DistEnv, ShardSampler, barrier
 from oltr.engine.tasks import Stage1Task, Stage2Task
+from oltr.models import build_classifier, build_feature_model, feature_model_params, freeze
 
 log = logging.getLogger("oltr.engine")
 
@@ -38,22 +43,18 @@ def list_path(cfg: RunConfig, split: str) -> Path:
 def prepare_data(cfg: RunConfig, env: DistEnv) -> None:
     """Run the dataset's preparation (``data.prepare``, a name of ``oltr.data.DATASETS``) once, on rank 0.
 
-    A preparation that records what it wrote (``meta.json``) is always called: it returns at once when
-    its folder is complete and refuses a folder holding another preparation. Others run only when the
-    train list is missing. Concurrent runs of a grid (``oltr benchmark --jobs N``) share one data folder:
-    an exclusive lock beside it makes the second process wait for the first one's preparation instead of
-    reading a half-written folder.
+    The registered preparation is always called and decides alone: each returns at once when its folder
+    already holds what it would write (its ``meta.json``). Concurrent runs of a grid (``oltr benchmark
+    --jobs N``) share one data folder: an exclusive lock beside it makes the second process wait for the
+    first one's preparation instead of reading a half-written folder.
     """
     if not cfg.data.prepare:
         return
-    from oltr.data.registry import DATASETS, prepare_dataset
-
     entry = DATASETS.get(cfg.data.prepare)  # unknown names: ValueError listing the registered ones
     if env.primary:
         with _preparation_lock(Path(cfg.data.root)):
-            if not (cfg.data.prepare == "fashion_mnist_lt" and list_path(cfg, "train").is_file()):
-                log.info("preparing %s under %s", entry.name, cfg.data.root)
-                prepare_dataset(entry.name, cfg.data.root, data_name=cfg.data.name, **cfg.data.prepare_args)
+            log.info("data.prepare=%s under %s (returns at once when prepared)", entry.name, cfg.data.root)
+            prepare_dataset(entry.name, cfg.data.root, data_name=cfg.data.name, **cfg.data.prepare_args)
     barrier(env)
     if not list_path(cfg, "train").is_file():
         raise FileNotFoundError(f"data.prepare={cfg.data.prepare!r} did not produce {list_path(cfg, 'train')}")
@@ -73,13 +74,10 @@ def _preparation_lock(root: Path) -> Iterator[None]:
 
 def build_dataset(cfg: RunConfig, split: str, *, train_transform: bool = False, num_classes: int | None = None):
     """``ImageListDataset`` of ``split`` with the train (augmenting) or eval transform of the preset."""
-    from oltr.data import ImageListDataset, build_transform, read_list
-
     path = list_path(cfg, split)
     if not path.is_file():
         hint = f" (data.prepare={cfg.data.prepare!r} creates it)" if cfg.data.prepare else ""
         raise FileNotFoundError(f"{split} list not found: {path}{hint}")
-    from oltr.data import checks
 
     root = cfg.data.open_root or cfg.data.root if split == "open" else cfg.data.root
     transform = build_transform(cfg.data.preset, train_transform and cfg.data.augment, cfg.data.image_size)
@@ -124,9 +122,6 @@ class TrainData:
 def build_train_data(cfg: RunConfig, env: DistEnv) -> TrainData:
     """Train loader: instance or class-aware sampler sharded over ranks; ``floor(N / batch)`` steps per
     epoch for both samplers (the reference's rule)."""
-    from oltr.data import ClassAwareSampler, InstanceSampler, class_counts
-    from oltr.data.checks import missing_classes_message
-
     dataset = build_dataset(cfg, "train", train_transform=True, num_classes=cfg.data.num_classes)
     labels = np.asarray(dataset.labels)
     k = cfg.data.num_classes or int(labels.max()) + 1
@@ -167,23 +162,18 @@ def eval_loader(cfg: RunConfig, dataset, env: DistEnv) -> torch.utils.data.DataL
 def build_task(cfg: RunConfig, num_classes: int, class_counts: np.ndarray | None) -> Stage1Task:
     """Feature model, classifier and criterion of the config's stage (fresh weights except
     ``model.weights``; the stage-2 hand-off is :func:`oltr.engine.handoff.init_from_stage1`)."""
-    from oltr.losses import build_loss
-    from oltr.models import build_classifier, build_feature_model, feature_model_params
-
     m = cfg.model
     # Each backbone gets the model options its builder takes (stem/width are ResNet options).
     options = {k: getattr(m, k) for k in feature_model_params(m.name) if hasattr(m, k)}
     feature_model = build_feature_model(m.name, weights=m.weights, new_keys=tuple(m.new_keys) if m.weights else (),
                                         **options)
     classifier = build_classifier(m.classifier, feature_model.feat_dim, num_classes)
-    criterion = build_loss(cfg.loss.name, **loss_kwargs(cfg, class_counts))
+    criterion = losses.build_loss(cfg.loss.name, **loss_kwargs(cfg, class_counts))
     if cfg.stage == 1:
         task = Stage1Task(feature_model, classifier, criterion)
     else:
         task = Stage2Task(feature_model, classifier, criterion, cfg.centroids.weight, cfg.centroids.grad_mode)
     if m.freeze:
-        from oltr.models import freeze
-
         freeze(task.feature_model, m.freeze, bn_eval=m.frozen_bn_eval)
     return task
 

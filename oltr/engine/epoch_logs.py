@@ -57,7 +57,7 @@ def write_summary_csv(run_dir: Path) -> Path:
 
 def _summary_writer_class():
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: optional extra (`tensorboard`)
     except ImportError:  # torch's wrapper raises ImportError when the tensorboard package is missing
         return None
     return SummaryWriter

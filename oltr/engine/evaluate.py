@@ -18,12 +18,17 @@ from pathlib import Path
 
 from oltr.atomic import write_text_atomic
 from oltr.config import config_hash, load_config
+from oltr.data import class_counts, read_list, sha256_file
 from oltr.engine import build
 from oltr.engine.checkpoint import is_complete, load_checkpoint, writing
 from oltr.engine.distributed import init_distributed
 from oltr.engine.lock import run_lock
 from oltr.engine.logits import load_logits, save_logits
 from oltr.engine.loop import amp_tools, compute_logits
+from oltr.engine.scoring import apply_scoring
+from oltr.evaluation import evaluate_logits, to_jsonable
+from oltr.evaluation.features import features_path
+from oltr.evaluation.scores import check_score
 
 log = logging.getLogger("oltr.engine")
 
@@ -52,8 +57,6 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     Returns:
         The dict written to ``eval_<split>.json``.
     """
-    from oltr.evaluation import to_jsonable
-
     run_dir = Path(run_dir)
     if split not in ("val", "test"):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}")
@@ -63,8 +66,6 @@ def evaluate_run(run_dir: str | os.PathLike, split: str = "test", open_set: bool
     cfg = load_config(cfg_file, check_loss=False)
     rule = rule or cfg.eval_rule
     fp_rule = fp_rule or cfg.fp_rule
-    from oltr.evaluation.features import features_path
-    from oltr.evaluation.scores import check_score
 
     if check_score(score, score_params).meta.get("needs_features"):  # fail before any network work
         for needed in ("train", split):
@@ -101,9 +102,6 @@ def _epochs_done(run_dir: Path) -> int:
 
 def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_given, rule, fp_rule, from_logits,
               progress, score, score_params, threshold_from, tpr, sweep) -> dict:
-    from oltr.data import class_counts, read_list, sha256_file
-    from oltr.evaluation import evaluate_logits
-
     _, train_labels = read_list(build.list_path(cfg, "train"), cfg.data.num_classes)
     k = cfg.data.num_classes or int(train_labels.max()) + 1
     train_counts = class_counts(train_labels, k)
@@ -148,7 +146,6 @@ def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_gi
         metrics = evaluate_logits(logits, labels, train_counts, open_logits=open_logits if open_set else None,
                                   threshold=threshold if score == "msp" else cfg.open_threshold, rule=rule,
                                   fp_rule=fp_rule)  # a threshold on another score is applied in apply_scoring
-        from oltr.engine.scoring import apply_scoring
 
         metrics = apply_scoring(run_dir, split, metrics, logits, labels, open_logits if open_set else None,
                                 train_counts, score=score, score_params=score_params, threshold=threshold,

@@ -16,14 +16,13 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import torch
+from torchvision.transforms import v2
 
 BatchMix = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def build_batch_mix(mixup_alpha: float, cutmix_alpha: float, num_classes: int) -> Optional[BatchMix]:
     """The batch transform ``(images, labels (B,)) -> (images, targets (B, K))``, or None when both are 0."""
-    from torchvision.transforms import v2
-
     mixes = []
     if mixup_alpha > 0:
         mixes.append(v2.MixUp(alpha=mixup_alpha, num_classes=num_classes))

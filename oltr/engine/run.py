@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from oltr.engine.lock import run_lock
 from oltr.engine.loop import NonFiniteLogitsError, NonFiniteLossError, amp_tools, compute_logits, loss_scale_source, train_one_epoch
 from oltr.engine.mixing import build_batch_mix
 from oltr.engine.tasks import loss_xi
+from oltr.evaluation import closed_set_metrics
 from oltr.losses import loss_info
 
 log = logging.getLogger("oltr.engine")
@@ -153,10 +155,6 @@ def _truncate_metrics(path: Path, epochs_done: int) -> None:
 
 
 def _val_metrics(logits: np.ndarray, labels: np.ndarray, train_counts: np.ndarray, rule: str) -> dict:
-    import warnings
-
-    from oltr.evaluation import closed_set_metrics
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups on tiny data: NaN, reported as null
         m = closed_set_metrics(logits, labels, train_counts, rule=rule)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from oltr.evaluation.curves import plot_reliability, plot_sweep
 from oltr.evaluation.extended import compute_scores, extend_closed, score_open_set
 from oltr.evaluation.features import features_path, read_features
 from oltr.evaluation.scores import SCORES
@@ -92,8 +93,6 @@ def apply_scoring(run_dir: str | os.PathLike, split: str, metrics: dict[str, Any
         out["sweep"] = write_sweep(run_dir, split, score, known, pred, labels, opened, train_counts, rule,
                                    chosen=selection["value"] if selection["score"] == score else None)
         try:
-            from oltr.reporting.curves import plot_reliability
-
             plot_reliability(logits, labels, run_dir / f"reliability_{split}.png")
         except ImportError as err:
             log.warning("reliability plot skipped: %s", err)
@@ -108,8 +107,6 @@ def write_sweep(run_dir: Path, split: str, score: str, known: np.ndarray, pred: 
     csv = run_dir / f"sweep_{split}_{score}.csv"
     table.to_csv(csv, index=False, float_format="%.6g")
     try:
-        from oltr.reporting.curves import plot_sweep
-
         plot_sweep(table, csv.with_suffix(".png"), score=score, chosen=chosen)
     except ImportError as err:
         log.warning("sweep plot skipped: %s", err)

@@ -16,6 +16,8 @@ An existing output directory is reused only if it holds the same method, paramet
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import os
 import shutil
@@ -27,7 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from oltr.config import config_hash, dump_config, load_config
+from oltr.data import class_counts, read_list, sha256_file
+from oltr.engine import evaluate_run
+from oltr.engine.build import list_path
+from oltr.engine.checkpoint import COMPLETE, is_complete, load_checkpoint, write_json_atomic
+from oltr.engine.logits import save_logits
 from oltr.engine.run import holds_user_files
+from oltr.methods.features import FEATURE_SPLITS, export_features, load_features
 from oltr.methods.registry import METHODS, method_label
 
 METHOD_FILE = "method.json"
@@ -79,8 +88,6 @@ class MethodContext:
 
     @cached_property
     def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        from oltr.methods.features import load_features
-
         return {s: load_features(self.stage1_dir, s) for s in self.splits}
 
     @cached_property
@@ -116,9 +123,6 @@ class MethodContext:
 
 
 def _load_stage1(stage1_dir: Path) -> tuple[Any, dict]:
-    from oltr.config import load_config
-    from oltr.engine.checkpoint import is_complete, load_checkpoint
-
     if not (stage1_dir / "config.yaml").is_file():
         raise MethodSourceError(f"stage-1 run not found: {stage1_dir} (no config.yaml); train it with `oltr train` first")
     if (stage1_dir / METHOD_FILE).is_file():
@@ -135,8 +139,6 @@ def _load_stage1(stage1_dir: Path) -> tuple[Any, dict]:
 
 
 def _record(name: str, params: dict, stage1_dir: Path, cfg, ckpt: dict) -> dict:
-    from oltr.config import config_hash
-
     return {"method": name, "label": method_label(name), "stage": 2, "params": params,
             "stage1": str(stage1_dir.resolve()), "stage1_config_hash": config_hash(cfg),
             "stage1_epoch": ckpt.get("epoch")}
@@ -163,8 +165,6 @@ def _check_output(out: Path, record: dict) -> bool:
 
 def default_method_dir(name: str, stage1_dir: str | os.PathLike) -> Path:
     """``<stage-1 run's folder>/<method>_<loss>_seed<seed>``, next to the stage-1 run."""
-    from oltr.config import load_config
-
     stage1_dir = Path(stage1_dir)
     cfg = load_config(stage1_dir / "config.yaml", check_loss=False)
     return stage1_dir.resolve().parent / f"{name}_{cfg.loss.name}_seed{cfg.seed}"
@@ -181,14 +181,6 @@ def apply_method(name: str, stage1_dir: str | os.PathLike, output_dir: str | os.
         MethodRunDirError: ``output_dir`` holds another run.
         oltr.methods.FeaturesError: a features file is stale or missing after the export.
     """
-    import inspect
-
-    from oltr.config import dump_config
-    from oltr.engine import evaluate_run
-    from oltr.engine.build import list_path
-    from oltr.engine.checkpoint import COMPLETE, write_json_atomic
-    from oltr.methods.features import FEATURE_SPLITS, export_features
-
     entry = METHODS.get(name)
     sig = inspect.signature(entry.builder)
     unknown = sorted(set(params) - set(list(sig.parameters)[1:]))
@@ -221,9 +213,6 @@ def apply_method(name: str, stage1_dir: str | os.PathLike, output_dir: str | os.
     tmp.mkdir(parents=True)
     mcfg = _method_config(cfg, name)
     dump_config(mcfg, tmp / "config.yaml")
-    from oltr.config import config_hash
-    from oltr.data import sha256_file
-    from oltr.engine.logits import save_logits
 
     open_sha = sha256_file(list_path(cfg, "open")) if "open" in result.logits else None
     for split in ("val", "test"):  # stamped like `oltr eval`'s, so --from-logits accepts them
@@ -247,16 +236,11 @@ def apply_method(name: str, stage1_dir: str | os.PathLike, output_dir: str | os.
 
 
 def _train_counts(cfg) -> np.ndarray:
-    from oltr.data import class_counts, read_list
-    from oltr.engine.build import list_path
-
     _, labels = read_list(list_path(cfg, "train"), cfg.data.num_classes)
     return class_counts(labels, cfg.data.num_classes or int(labels.max()) + 1)
 
 
 def _method_config(cfg, name: str):
-    import copy
-
     mcfg = copy.deepcopy(cfg)
     mcfg.name = name
     return mcfg

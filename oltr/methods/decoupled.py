@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from oltr.data import ClassAwareSampler
+
 
 class LearnableWeightScaling(nn.Module):
     """``logits = s * (W x + b)`` with ``W, b`` frozen (copied) and ``s`` (K,) learnable, initialised to 1."""
@@ -46,8 +48,6 @@ def train_classifier(head: nn.Module, features: np.ndarray, labels: np.ndarray, 
     ``epochs`` (stepped per epoch), ``floor(N / batch_size)`` steps per epoch (the engine's rule).
     ``criterion`` gets ``set_epoch(epoch)`` when it has a schedule. Returns ``head`` (trained in place).
     """
-    from oltr.data import ClassAwareSampler
-
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0 (got {epochs}, {batch_size}, {lr})")
     x = torch.as_tensor(np.asarray(features, dtype=np.float32))

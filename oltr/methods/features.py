@@ -19,6 +19,12 @@ import torch
 from torch import nn
 
 from oltr.atomic import atomic_path
+from oltr.config import config_hash, load_config
+from oltr.data import class_counts, read_list
+from oltr.engine import build
+from oltr.engine.checkpoint import load_checkpoint
+from oltr.engine.distributed import init_distributed
+from oltr.engine.loop import amp_tools, compute_logits
 
 FEATURE_SPLITS = ("train", "val", "test", "open")
 
@@ -52,13 +58,6 @@ def export_features(run_dir: str | os.PathLike, splits: Iterable[str] = FEATURE_
     Existing files of the same checkpoint are kept unless ``overwrite``. The open split is skipped
     when the dataset has no open list. Returns ``{split: path}`` of the files present afterwards.
     """
-    from oltr.config import config_hash, load_config
-    from oltr.data import class_counts, read_list
-    from oltr.engine import build
-    from oltr.engine.checkpoint import load_checkpoint
-    from oltr.engine.distributed import init_distributed
-    from oltr.engine.loop import amp_tools, compute_logits
-
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
@@ -108,9 +107,6 @@ def _is_current(path: Path, chash: str, epoch) -> bool:
 def load_features(run_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     """``(features (N, D), labels (N,))`` of ``features_<split>.npz``; raises :class:`FeaturesError`
     naming the file when it is missing or was written for another config / checkpoint."""
-    from oltr.config import config_hash, load_config
-    from oltr.engine.checkpoint import load_checkpoint
-
     run_dir = Path(run_dir)
     path = features_path(run_dir, split)
     if not path.is_file():

@@ -6,11 +6,14 @@ returns logits for val, test and the open set; tau-style parameters are chosen o
 
 from __future__ import annotations
 
+import copy
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
+from oltr.config import loss_kwargs
+from oltr.losses import build_loss
 from oltr.methods.apply import MethodContext, MethodOutput
 from oltr.methods.decoupled import LearnableWeightScaling, fresh_linear, train_classifier
 from oltr.methods.ncm import ncm_logits
@@ -66,11 +69,6 @@ def nearest_class_mean(ctx: MethodContext, norm: str = "cl2n", distance: str = "
 
 def _criterion(ctx: MethodContext, loss: Optional[str], epochs: int) -> torch.nn.Module:
     """The stage-1 run's loss section (``loss=None``) re-built for ``epochs``, or a registered loss by name."""
-    import copy
-
-    from oltr.config import loss_kwargs
-    from oltr.losses import build_loss
-
     cfg = copy.deepcopy(ctx.cfg)
     cfg.epochs = epochs
     if loss is not None:

@@ -17,7 +17,7 @@ from oltr.registry import Registry
 CLASSIFIERS: Registry = Registry("classifier")
 
 
-@CLASSIFIERS.register("dot")
+@CLASSIFIERS.register("dot", stage=1)
 class DotProductClassifier(nn.Module):
     """Linear classifier ``logits = W x + b`` (the reference's stage-1 head).
 

@@ -34,7 +34,7 @@ from oltr.models.centroids import _full_precision
 from oltr.models.classifiers import CLASSIFIERS, CosNormClassifier, DotProductClassifier
 
 
-@CLASSIFIERS.register("meta_embedding")
+@CLASSIFIERS.register("meta_embedding", stage=2)
 class MetaEmbeddingClassifier(nn.Module):
     """Hallucinator + concept selector + reachability-scaled memory infusion + cosine classifier.
 

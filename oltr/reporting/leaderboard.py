@@ -17,9 +17,12 @@ import pandas as pd
 
 from oltr.evaluation.open_set import FP_RULES
 from oltr.evaluation.shots import RULES
+from oltr.methods import method_label
+from oltr.reporting import plots
 from oltr.reporting.comparable import differing_keys, label
 from oltr.reporting.published import load_published
 from oltr.reporting.runs import collect_runs
+from oltr.reporting.significance import mark_leads
 
 FORMATS = ("md", "latex", "csv", "html")
 SUFFIX = {"md": ".md", "latex": ".tex", "csv": ".csv", "html": ".html"}
@@ -139,8 +142,6 @@ def _or_none(frame: pd.DataFrame, column: str) -> list:
 
 
 def _aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    from oltr.methods import method_label
-
     records = []
     runs = runs.assign(method=runs["method"].fillna("plain") if "method" in runs else "plain",
                        backbone=runs["backbone"].fillna("") if "backbone" in runs else "")
@@ -243,8 +244,6 @@ def leaderboard_table(
     table = table.drop(columns=["_order", "_ours"]).reset_index(drop=True)
     table["published"] = table["published"].astype(bool)
     if significance and runs is not None and len(runs):
-        from oltr.reporting.significance import mark_leads
-
         table = mark_leads(table, runs, selected)
     table.attrs["columns"] = [c.key for c in selected]
     return table
@@ -486,8 +485,6 @@ def render(table: pd.DataFrame, fmt: str = "md") -> str:
 # ---------------------------------------------------------------------------------------- writing
 def write_plots(runs: pd.DataFrame, out_dir: str | Path, *, prefix: str = "") -> dict[str, Path]:
     """All leaderboard plots of ``runs`` as PNG files in ``out_dir`` (plots with nothing to show are skipped)."""
-    from oltr.reporting import plots
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     made = {

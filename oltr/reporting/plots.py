@@ -13,22 +13,8 @@ import numpy as np
 import pandas as pd
 
 from oltr.evaluation.shots import GROUPS, get_rule
+from oltr.plotting import GROUP_COLORS, pyplot, save_figure
 from oltr.reporting.runs import read_history
-
-GROUP_COLORS = {"many": "#4c72b0", "medium": "#dd8452", "few": "#55a868"}
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as err:
-        raise ImportError(
-            "oltr plots need matplotlib: install the `plots` extra (pip install 'oltr[plots]')"
-        ) from err
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _panels(runs: pd.DataFrame) -> list[tuple[tuple[str, int], pd.DataFrame]]:
@@ -44,15 +30,6 @@ def _grid(plt: Any, n: int, ncols: int = 2, size: tuple[float, float] = (5.5, 4.
     return fig, axes.flat
 
 
-def _save(fig: Any, plt: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def plot_per_class_accuracy(runs: pd.DataFrame, path: str | Path) -> Path | None:
     """Per-class closed-set accuracy against training count (log x), shot groups shaded.
 
@@ -62,7 +39,7 @@ def plot_per_class_accuracy(runs: pd.DataFrame, path: str | Path) -> Path | None
     runs = runs[runs["per_class"].map(len) > 0]
     if runs.empty:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     panels = _panels(runs)
     fig, axes = _grid(plt, len(panels))
     for ax, ((dataset, stage), grp) in zip(axes, panels):
@@ -96,14 +73,14 @@ def plot_per_class_accuracy(runs: pd.DataFrame, path: str | Path) -> Path | None
         ax.set_ylabel("test accuracy per class (%)")
         ax.set_title(f"{dataset}, stage {stage} (groups: {rule.name})", fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def plot_shot_bars(runs: pd.DataFrame, path: str | Path) -> Path | None:
     """Grouped bars of closed-set many / medium / few accuracy per loss (mean over seeds, std as error bar)."""
     if runs.empty:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     panels = _panels(runs)
     fig, axes = _grid(plt, len(panels))
     for ax, ((dataset, stage), grp) in zip(axes, panels):
@@ -119,7 +96,7 @@ def plot_shot_bars(runs: pd.DataFrame, path: str | Path) -> Path | None:
         ax.set_ylabel("closed-set accuracy (%)")
         ax.set_title(f"{dataset}, stage {stage} (groups: {grp['rule'].iloc[0]})", fontsize=10)
         ax.legend(fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def plot_xi_schedules(runs: pd.DataFrame, path: str | Path) -> Path | None:
@@ -139,7 +116,7 @@ def plot_xi_schedules(runs: pd.DataFrame, path: str | Path) -> Path | None:
         curves.setdefault(key, (x, y))
     if not curves:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.0))
     for (dataset, stage, loss, _), (x, y) in curves.items():
         ax.plot(x, y, "-o", ms=3, label=f"{loss} ({dataset}, stage {stage})")
@@ -148,7 +125,7 @@ def plot_xi_schedules(runs: pd.DataFrame, path: str | Path) -> Path | None:
     ax.set_ylim(-0.05, 1.05)
     ax.set_title("Cyclical schedules", fontsize=10)
     ax.legend(fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 #: Accepted spellings of the two curves in ``metrics.jsonl`` (first match wins).
@@ -183,7 +160,7 @@ def plot_training_curves(runs: pd.DataFrame, path: str | Path) -> Path | None:
     metrics = [m for m in ("train_loss", "val_top1") if m in hist and hist[m].notna().any()]
     if not metrics:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     panels = _panels(hist)
     fig, axes = plt.subplots(len(panels), len(metrics), figsize=(5.5 * len(metrics), 3.6 * len(panels)), squeeze=False)
     for row, ((dataset, stage), grp) in enumerate(panels):
@@ -200,4 +177,4 @@ def plot_training_curves(runs: pd.DataFrame, path: str | Path) -> Path | None:
             ax.set_ylabel("training loss" if metric == "train_loss" else "validation top-1 (%)")
             ax.set_title(f"{dataset}, stage {stage}", fontsize=10)
             ax.legend(fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -56,8 +57,6 @@ def read_published(path: str | Path | None = None) -> dict[str, Any]:
 
 def _quoted(value: float, quote: str) -> bool:
     """``value`` as printed (``67.0``, ``7.7``, ``0.474``) appears in ``quote`` as a whole number."""
-    import re
-
     forms = {f"{value:.1f}", f"{value:.2f}", f"{value:.3f}", f"{value:g}"}
     return any(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", quote) for f in forms)
 

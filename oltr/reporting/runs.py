@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from oltr.engine.logits import LogitsFileError, load_logits
 from oltr.evaluation import closed_set_metrics, open_set_metrics
 from oltr.evaluation.shots import get_rule
 from oltr.reporting.comparable import experiment_key
@@ -114,15 +115,12 @@ def _rescore(run_dir: Path, ev: dict[str, Any], rule: str) -> tuple[dict[str, An
             f"{run_dir} was scored with rule {ev.get('rule')!r}; re-scoring under rule {rule!r} needs {path}, "
             f"which is missing (re-run `oltr eval`, or ask for --rule {ev.get('rule')})"
         )
-    from oltr.engine.logits import load_logits
 
     counts = np.asarray(ev["train_counts"])
     # the logits must be the ones eval_test.json was computed from (stamped files only)
     npz = load_logits(path)
     stamp = _stamp(path)
     if stamp is not None and ev.get("config_hash") and stamp != ev["config_hash"]:
-        from oltr.engine.logits import LogitsFileError
-
         raise LogitsFileError(f"{path} belongs to another config than {run_dir / EVAL_FILE} "
                               f"({stamp[:12]} vs {ev['config_hash'][:12]}); re-run `oltr eval --run {run_dir} --open`")
     closed = closed_set_metrics(npz["logits"], npz["labels"], counts, rule=rule)

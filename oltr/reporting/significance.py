@@ -19,6 +19,7 @@ import numpy as np
 from scipy import stats
 
 from oltr.evaluation.shots import GROUPS, get_rule
+from oltr.methods import method_label
 from oltr.reporting.runs import LOGITS_FILE
 
 ALPHA = 0.05
@@ -149,7 +150,6 @@ def mark_leads(table, runs, columns, *, alpha: float = ALPHA):
         table[f"{c.key}_mark"] = ""
         for suffix in ("_p", "_ci_low", "_ci_high"):
             table[f"{c.key}{suffix}"] = np.nan
-    from oltr.methods import method_label
 
     ours = table[~table["published"].astype(bool)]
     # a row of ours is one (method, loss): its runs are those of that method label and loss

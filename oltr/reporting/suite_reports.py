@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from oltr.plotting import pyplot, save_figure
 from oltr.reporting.published import read_published
 from oltr.reporting.runs import collect_runs
 
@@ -67,9 +68,7 @@ def render_sweep_table(table: pd.DataFrame, row: str, col: str, metric: str = "c
 def plot_sweep(table: pd.DataFrame, path: str | Path, x: str, line: str, *, title: str = "",
                metric: str = "closed_overall") -> Path:
     """Accuracy against ``x``, one line per ``line`` value (mean over seeds), the seeds' min-max as a band."""
-    from oltr.reporting.plots import _pyplot, _save
-
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
     for value, grp in table.groupby(line, sort=True):
         grp = grp.sort_values(x)
@@ -83,7 +82,7 @@ def plot_sweep(table: pd.DataFrame, path: str | Path, x: str, line: str, *, titl
     ax.set_title(f"{title}\n({note})" if title else note, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def protocol_table(runs: pd.DataFrame, protocols: dict[str, dict[str, str]], *, decimals: int = 2,

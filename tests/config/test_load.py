@@ -150,6 +150,36 @@ def test_stage_classifier_consistency(tmp_path):
         load_config(write(tmp_path, "stage: 2\n"), check_loss=False)
 
 
+def test_unknown_classifier_is_one_line_naming_the_key_and_the_registry(tmp_path):
+    from oltr.models import CLASSIFIERS
+
+    path = write(tmp_path, "model:\n  classifier: cosine\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, check_loss=False)
+    names = ", ".join(repr(n) for n in CLASSIFIERS.names())  # the registry, not a copy of its keys
+    assert str(err.value) == f"{path}: `model.classifier` must be one of {names}, got 'cosine'"
+    assert err.value.key == "model.classifier" and "\n" not in str(err.value)
+
+
+def test_unknown_feature_model_fails_at_load(tmp_path):
+    with pytest.raises(ConfigError, match=r"`model.name` must be one of .*'resnet10'.*, got 'resnet11'") as err:
+        load_config(write(tmp_path, "model:\n  name: resnet11\n"), check_loss=False)
+    assert err.value.key == "model.name"
+
+
+def test_a_registered_classifier_is_a_valid_choice_for_its_stage(tmp_path, monkeypatch):
+    """Registering a classifier is all it takes for a config to name it (no list of names in the schema);
+    its ``stage`` metadata says which stage may use it."""
+    from oltr.models import CLASSIFIERS
+    from oltr.registry import Entry
+
+    monkeypatch.setitem(CLASSIFIERS._entries, "cos_test", Entry("cos_test", object, {"stage": 1}))
+    cfg = load_config(write(tmp_path, "model:\n  classifier: cos_test\n"), check_loss=False)
+    assert cfg.model.classifier == "cos_test"
+    with pytest.raises(ConfigError, match=r"stage 2 uses classifier 'meta_embedding', got 'cos_test'"):
+        load_config(write(tmp_path, "stage: 2\nmodel:\n  classifier: cos_test\n"), check_loss=False)
+
+
 def test_dump_roundtrip_and_hash(tmp_path, monkeypatch):
     cfg = load_config(REPO / "configs/FashionMNIST_LT/stage_2_meta_embedding.yaml", ["loss.name=cfl", "loss.gamma_hc=3"],
                       check_loss=False)

@@ -10,13 +10,13 @@ import pandas as pd
 
 from oltr.evaluation.calibration import expected_calibration_error, reliability_curve
 from oltr.evaluation.shots import GROUPS
-from oltr.reporting.plots import GROUP_COLORS, _pyplot, _save
+from oltr.plotting import GROUP_COLORS, pyplot, save_figure
 
 
 def plot_sweep(table: pd.DataFrame, path: str | Path, *, score: str = "msp", chosen: float | None = None) -> Path:
     """Left: F-measure (both FP rules), open-set accuracy and known accuracy against the threshold;
     right: the rejection rate of known samples per shot group. ``chosen`` draws the threshold used."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     t = table["threshold"]
     ax1.plot(t, table["f_measure_oltr"], label="F-measure (FP rule oltr)")
@@ -35,12 +35,12 @@ def plot_sweep(table: pd.DataFrame, path: str | Path, *, score: str = "msp", cho
         ax.grid(alpha=0.3)
     ax1.set_title("Open-set metrics against the threshold")
     ax2.set_title("Known samples rejected, per shot group")
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def plot_reliability(logits: Any, labels: Any, path: str | Path, *, n_bins: int = 15) -> Path:
     """Reliability diagram: accuracy against mean confidence per equal-width bin, with the ECE."""
-    plt = _pyplot()
+    plt = pyplot()
     curve = reliability_curve(logits, labels, n_bins=n_bins)
     ece = expected_calibration_error(logits, labels, n_bins=n_bins, input="logits")
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -53,4 +53,4 @@ def plot_reliability(logits: Any, labels: Any, path: str | Path, *, n_bins: int 
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability (ECE {ece:.3f}, {n_bins} bins)")
     ax.legend(fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
