@@ -51,6 +51,8 @@ class CellJob:
 def cell_is_current(job: CellJob) -> bool:
     """True when the cell's run is finished (with this cell's config) and its evaluation is newer than
     ``best.pt``. A finished run of another config raises ``RunDirError`` (never silently reused)."""
+    # Imported here, not at the top: oltr.benchmark imports this module, and a Slurm job must set
+    # TQDM_DISABLE (oltr.grid.slurm) before the engine imports tqdm, which reads it once.
     import oltr.benchmark as bench
     from oltr.engine import is_complete
 
@@ -73,7 +75,7 @@ def execute_cell(job: CellJob, log: Callable[[str], None] = print, progress: boo
     Returns ``{"status": "skipped" | "done", "seconds": float}``. Every launcher calls this, so a
     cell gives the same files whether it ran in the benchmark process, a local worker or a Slurm job.
     """
-    import oltr.benchmark as bench  # module attributes, so tests can stand in for training
+    import oltr.benchmark as bench  # see cell_is_current; module attributes, so tests can stand in for training
     from oltr.engine import evaluate_run, is_complete
 
     if job.kind not in ("train_eval", "method"):

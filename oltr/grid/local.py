@@ -19,8 +19,11 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
+
+import torch
 
 from oltr.grid.cell import CellJob, GridError, cell_is_current
 from oltr.grid.display import GridDisplay
@@ -33,8 +36,6 @@ def visible_gpus() -> list[str]:
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [d.strip() for d in env.split(",") if d.strip()]
-    import torch
-
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
@@ -193,6 +194,4 @@ class _Worker:
 
 
 def _with_nproc(job: CellJob, nproc: int) -> CellJob:
-    from dataclasses import replace
-
     return replace(job, nproc_per_node=nproc)

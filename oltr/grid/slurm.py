@@ -41,7 +41,7 @@ class CellTask(Checkpointable):
 
     def __call__(self) -> dict:
         os.environ.setdefault("TQDM_DISABLE", "1")  # before oltr imports tqdm: no bars in the job's log
-        import torch
+        import torch  # after TQDM_DISABLE, like every import that may pull tqdm in
 
         env = submitit.JobEnvironment()
         if env.num_tasks > 1:  # one task per GPU: the env:// variables torchrun would have set
