@@ -5,7 +5,10 @@
   ``p < 0.05``.
 * One seed per row: a paired bootstrap over test samples from the saved logits (both rows resampled
   with the same sample indices), giving a 95 % percentile interval of the difference best - runner-up;
-  significant when the interval excludes 0.
+  significant when the interval excludes 0. It covers the closed-set accuracies (test samples) and
+  the OLTR open-set columns and AUROC (test + open samples resampled together, all resamples at once
+  as multiplicity weights, metrics from the max softmax); other columns (ECE, NLL, AUPR, FPR95, OSCR,
+  shifted priors) and runs scored by another open-set score are tested only over seeds.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
+from oltr.evaluation.scores import open_set_score
 from oltr.evaluation.shots import GROUPS, get_rule
 from oltr.methods import method_label
 from oltr.reporting.runs import LOGITS_FILE
@@ -103,6 +107,11 @@ def best_lead(values: Sequence[Sequence[float]], *, higher_is_better: bool = Tru
 
 #: Columns whose single-seed bootstrap is computed from the saved test logits (closed-set accuracies).
 BOOTSTRAP_KEYS = ("closed_overall", "closed_many", "closed_medium", "closed_few", "closed_group_mean")
+#: Open-set columns bootstrapped from the saved test + open logits (runs thresholded and scored by MSP):
+#: the threshold metrics of the OLTR protocol, the per-group rejection rates and AUROC.
+OPEN_BOOTSTRAP_KEYS = tuple(f"open_{k}" for k in (
+    "many", "medium", "few", "overall", "open_accuracy", "f_measure", "precision", "recall",
+    "rejected_many", "rejected_medium", "rejected_few", "auroc"))
 
 
 def _closed_bootstrap(run_a, run_b, key: str, scale: float, higher_is_better: bool, *, n_boot: int = 1000,
@@ -142,6 +151,90 @@ def _closed_bootstrap(run_a, run_b, key: str, scale: float, higher_is_better: bo
     return lo * scale, hi * scale
 
 
+def _msp_arrays(run) -> tuple[np.ndarray, ...] | None:
+    """MSP and argmax of a run's known and open test logits, with the labels; None when the run's
+    open-set columns were not computed from the MSP (another score) or its logits are missing."""
+    if (run.get("threshold_score") or "msp") != "msp" or (run.get("ood_score") or "msp") != "msp":
+        return None
+    path = Path(run["run_dir"]) / LOGITS_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        if "open_logits" not in z:
+            return None
+        known, labels, opened = z["logits"], z["labels"], z["open_logits"]
+    return open_set_score(known, "msp"), np.argmax(known, axis=1), labels, open_set_score(opened, "msp")
+
+
+def open_metrics_weighted(weights: np.ndarray, known_scores: np.ndarray, known_pred: np.ndarray,
+                          known_labels: np.ndarray, open_scores: np.ndarray, train_counts: np.ndarray, *,
+                          threshold: float, rule: str, fp_rule: str) -> dict[str, np.ndarray]:
+    """The OLTR open-set metrics of :func:`oltr.evaluation.open_set_metrics` (and the per-group
+    rejection rates of ``score_open_set``) for ``B`` resamples at once.
+
+    ``weights`` (B, N_known + N_open): how often each known, then open, sample is drawn in each
+    resample (a bootstrap resample is a multiset of the samples). Every metric is the weighted form of
+    its definition, e.g. ``overall = sum_i w_i [pred_i = y_i and s_i >= t] / sum_i w_i`` over known
+    samples; AUROC = weighted P(s_known > s_open) + P(=) / 2. Returns ``{metric: (B,) array}``.
+    """
+    n_known, k = known_labels.size, train_counts.shape[0]
+    wk, wo = weights[:, :n_known], weights[:, n_known:]
+    accepted = known_scores >= threshold
+    correct = (accepted & (known_pred == known_labels)).astype(float)
+    onehot = np.eye(k)[known_labels]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = wk @ onehot
+        per_class = np.where(total > 0, (wk @ (onehot * correct[:, None])) / total, np.nan)
+        masks = get_rule(rule).masks(train_counts)
+        out = {g: np.nanmean(np.where(masks[g][None, :], per_class, np.nan), axis=1) for g in GROUPS}
+        known_n, open_n = wk.sum(1), wo.sum(1)
+        tp = wk @ correct
+        fp = wk @ (1 - correct) if fp_rule == "oltr" else wk @ ((1 - correct) * accepted)
+        fn = wo @ (open_scores >= threshold).astype(float)
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        out.update(overall=tp / known_n, open_accuracy=(wo @ (open_scores < threshold).astype(float)) / open_n,
+                   precision=precision, recall=recall,
+                   f_measure=np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0))
+        for g in GROUPS:
+            in_group = masks[g][known_labels].astype(float)
+            out[f"rejected_{g}"] = (wk @ (in_group * ~accepted)) / (wk @ in_group)
+        order = np.argsort(open_scores, kind="stable")
+        sorted_open = open_scores[order]
+        cum = np.concatenate([np.zeros((wo.shape[0], 1)), np.cumsum(wo[:, order], axis=1)], axis=1)
+        below = cum[:, np.searchsorted(sorted_open, known_scores, "left")]
+        tied = cum[:, np.searchsorted(sorted_open, known_scores, "right")] - below
+        out["auroc"] = (wk * (below + 0.5 * tied)).sum(1) / (known_n * open_n)
+    return out
+
+
+def _open_bootstrap(run_a, run_b, key: str, scale: float, *, n_boot: int = 1000, seed: int = 0,
+                    chunk: int = 100) -> tuple[float, float] | None:
+    """Paired bootstrap interval of open-set column ``key`` (best - runner-up, display units): known and
+    open test samples resampled together, with the same draws as :func:`paired_bootstrap` (the same
+    indices for both runs), metrics from the MSP at each run's threshold."""
+    arrays = [_msp_arrays(run) for run in (run_a, run_b)]
+    if arrays[0] is None or arrays[1] is None:
+        return None
+    (sa, pa, ya, oa), (sb, pb, yb, ob) = arrays
+    if not np.array_equal(ya, yb) or oa.shape != ob.shape:
+        return None  # not the same test samples: no pairing
+    n, name = ya.size + oa.size, key.removeprefix("open_")
+    counts = np.asarray(run_a["train_counts"])
+    rng = np.random.default_rng(seed)
+    diffs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample may leave a group's classes empty
+        for start in range(0, n_boot, chunk):  # chunks of resamples bound the (B, N) weight matrix
+            weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
+                                for _ in range(min(chunk, n_boot - start))]).astype(float)
+            va, vb = (open_metrics_weighted(weights, s_, p_, ya, o_, counts, threshold=run["threshold"],
+                                            rule=run["rule"], fp_rule=run["fp_rule"])[name]
+                      for run, s_, p_, o_ in ((run_a, sa, pa, oa), (run_b, sb, pb, ob)))
+            diffs.append(va - vb)
+        lo, hi = np.nanpercentile(np.concatenate(diffs), [2.5, 97.5])
+    return float(lo) * scale, float(hi) * scale
+
+
 def mark_leads(table, runs, columns, *, alpha: float = ALPHA):
     """``table`` with ``<key>_mark`` (``""``, ``"best"``, ``"best*"`` = significant), ``<key>_p`` and
     ``<key>_ci_low`` / ``<key>_ci_high`` for every column, over our rows of each (dataset, stage)."""
@@ -163,9 +256,12 @@ def mark_leads(table, runs, columns, *, alpha: float = ALPHA):
             values = [(g[c.key].astype(float) * c.scale).to_numpy() for g in groups]
 
             def boot(i: int, j: int, c=c) -> tuple[float, float]:
-                if c.key not in BOOTSTRAP_KEYS:
+                if c.key in BOOTSTRAP_KEYS:
+                    ci = _closed_bootstrap(groups[i].iloc[0], groups[j].iloc[0], c.key, c.scale, c.higher_is_better)
+                elif c.key in OPEN_BOOTSTRAP_KEYS:
+                    ci = _open_bootstrap(groups[i].iloc[0], groups[j].iloc[0], c.key, c.scale)
+                else:
                     return (float("nan"), float("nan"))
-                ci = _closed_bootstrap(groups[i].iloc[0], groups[j].iloc[0], c.key, c.scale, c.higher_is_better)
                 return ci if ci is not None else (float("nan"), float("nan"))
 
             lead = best_lead(values, higher_is_better=c.higher_is_better, alpha=alpha, bootstrap=boot)
