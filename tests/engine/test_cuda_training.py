@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from test_reference_configs import _fake_small
 
 from oltr.config import load_config
 from oltr.engine import evaluate_run, train
@@ -21,18 +21,7 @@ K = 4
 
 
 def _fake(root: Path) -> None:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for split, labels in (("train", [c for c in range(K) for _ in range(4)]), ("val", list(range(K))),
-                          ("test", list(range(K)) * 2), ("open", [-1, -1])):
-        lines = []
-        for i, label in enumerate(labels):
-            rel = f"{split}/img_{i}.png"
-            (root / split).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 255, (72, 72, 3), dtype=np.uint8)).save(root / rel)
-            lines.append(f"{rel} {label}")
-        (root / f"ImageNet_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    _fake_small(root, "ImageNet_LT", K)  # every split holds every class; 72 px PNGs
 
 
 def _cfg(stage: int, root: Path, extra: list[str]):
