@@ -82,10 +82,14 @@ def _one_intra_op_thread():
 
 
 @pytest.fixture
-def no_tf32(monkeypatch):
+def no_tf32():
     """Full fp32 on CUDA: PyTorch runs cuDNN convolutions in TF32 by default (10-bit mantissa, logits
-    move by ~1e-3), which would hide a real device difference behind the tolerance of a CPU comparison."""
+    move by ~1e-3), which would hide a real device difference behind the tolerance of a CPU comparison.
+    Set and restored by plain assignment: these are properties of torch.backends modules, which
+    monkeypatch would try to delete on undo."""
     import torch
 
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
