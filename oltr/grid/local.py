@@ -156,13 +156,21 @@ class _Worker:
         self.proc: subprocess.Popen | None = None
 
     def submit(self, job: CellJob, selector: selectors.BaseSelector) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen([sys.executable, "-m", "oltr.grid.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, env=worker_env(self.threads, self.gpus),
-                                         text=True, start_new_session=True)
         Path(job.run_dir).mkdir(parents=True, exist_ok=True)
-        self.proc.stdin.write(job.to_json() + "\n")
-        self.proc.stdin.flush()
+        for attempt in range(2):
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen([sys.executable, "-m", "oltr.grid.worker"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, env=worker_env(self.threads, self.gpus),
+                                             text=True, start_new_session=True)
+            try:
+                self.proc.stdin.write(job.to_json() + "\n")
+                self.proc.stdin.flush()
+                break
+            except BrokenPipeError:  # it died after its last answer: start another once
+                self.proc.wait()
+                self.proc = None
+                if attempt:
+                    raise
         selector.register(self.proc.stdout, selectors.EVENT_READ, self)
 
     def answer(self, selector: selectors.BaseSelector) -> dict:

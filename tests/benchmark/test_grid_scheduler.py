@@ -99,6 +99,28 @@ def test_one_worker_process_executes_cell_after_cell(tmp_path):
     assert all(f"missing_{i}.yaml" in (tmp_path / f"run_{i}" / "grid.log").read_text() for i in range(3))
 
 
+def test_a_worker_that_died_between_cells_is_replaced(tmp_path):
+    import selectors
+
+    from oltr.grid.local import _Worker
+
+    jobs = [CellJob(name=f"c{i}", run_dir=str(tmp_path / f"run_{i}"), config=str(tmp_path / "missing.yaml"))
+            for i in range(2)]
+    worker, selector = _Worker(0, 1, None), selectors.DefaultSelector()
+    try:
+        worker.submit(jobs[0], selector)
+        assert selector.select(timeout=120) and worker.answer(selector)["status"] == "failed"
+        first = worker.proc.pid
+        os.kill(first, signal.SIGKILL)
+        worker.proc.wait()
+        worker.submit(jobs[1], selector)
+        assert selector.select(timeout=120) and worker.answer(selector)["error"].startswith("ConfigError")
+        assert worker.proc.pid != first and f"pid {worker.proc.pid}" in (tmp_path / "run_1" / "grid.log").read_text()
+    finally:
+        worker.close()
+        selector.close()
+
+
 def test_gpu_slots_are_disjoint_and_the_worker_env_carries_them():
     assert gpu_slots(["0", "1", "2", "3", "4"], 2) == [("0", "1"), ("2", "3")]
     assert gpu_slots(["3", "5"], 1) == [("3",), ("5",)]
