@@ -181,10 +181,18 @@ def open_metrics_weighted(weights: np.ndarray, known_scores: np.ndarray, known_p
     wk, wo = weights[:, :n_known], weights[:, n_known:]
     accepted = known_scores >= threshold
     correct = (accepted & (known_pred == known_labels)).astype(float)
-    onehot = np.eye(k)[known_labels]
+    # per-class sums of weights as one reduceat over the samples sorted by label (no (N, K) one-hot)
+    order = np.argsort(known_labels, kind="stable")
+    present, starts = np.unique(known_labels[order], return_index=True)
+
+    def by_class(w: np.ndarray) -> np.ndarray:
+        out = np.zeros((w.shape[0], k))
+        out[:, present] = np.add.reduceat(w[:, order], starts, axis=1)
+        return out
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        total = wk @ onehot
-        per_class = np.where(total > 0, (wk @ (onehot * correct[:, None])) / total, np.nan)
+        total = by_class(wk)
+        per_class = np.where(total > 0, by_class(wk * correct) / total, np.nan)
         masks = get_rule(rule).masks(train_counts)
         out = {g: np.nanmean(np.where(masks[g][None, :], per_class, np.nan), axis=1) for g in GROUPS}
         known_n, open_n = wk.sum(1), wo.sum(1)

@@ -14,18 +14,24 @@ from oltr.engine import build
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _fake_dataset(root: Path, name: str, num_classes: int) -> None:
+def _write_fake(root: Path, name: str, splits: dict[str, list[int]], shape: tuple[int, int], ext: str) -> None:
+    """Random images and OLTR-style lists ``<name>_<split>.txt`` (``relative/path label``) under ``root``."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for split, labels in (("train", [0, num_classes - 1]), ("val", [1, 2]), ("test", [3, 4]), ("open", [-1, -1])):
+    for split, labels in splits.items():
         lines = []
         for i, label in enumerate(labels):
-            rel = f"{split}/img_{i}.jpg"
+            rel = f"{split}/img_{i}.{ext}"
             (root / split).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 255, (256, 300, 3), dtype=np.uint8)).save(root / rel)
+            Image.fromarray(rng.integers(0, 255, (*shape, 3), dtype=np.uint8)).save(root / rel)
             lines.append(f"{rel} {label}")
         (root / f"{name}_{split}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _fake_dataset(root: Path, name: str, num_classes: int) -> None:
+    _write_fake(root, name, {"train": [0, num_classes - 1], "val": [1, 2], "test": [3, 4], "open": [-1, -1]},
+                (256, 300), "jpg")
 
 
 @pytest.mark.slow
@@ -60,18 +66,8 @@ def test_reference_config_builds_and_runs_forward(config, tmp_path):
 
 def _fake_small(root: Path, name: str, k: int = 4) -> None:
     """Every split holds every class (the evaluation's prior-shifted accuracies need test samples of each)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for split, labels in (("train", [c for c in range(k) for _ in range(2)]), ("val", list(range(k))),
-                          ("test", list(range(k))), ("open", [-1, -1])):
-        lines = []
-        for i, label in enumerate(labels):
-            rel = f"{split}/img_{i}.png"
-            (root / split).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 255, (72, 72, 3), dtype=np.uint8)).save(root / rel)
-            lines.append(f"{rel} {label}")
-        (root / f"{name}_{split}.txt").write_text("\n".join(lines) + "\n")
+    _write_fake(root, name, {"train": [c for c in range(k) for _ in range(2)], "val": list(range(k)),
+                             "test": list(range(k)), "open": [-1, -1]}, (72, 72), "png")
 
 
 @pytest.mark.slow
