@@ -26,7 +26,7 @@ from oltr.engine.lock import run_lock
 from oltr.engine.logits import load_logits, save_logits
 from oltr.engine.loop import amp_tools, compute_logits
 from oltr.engine.scoring import apply_scoring
-from oltr.evaluation import evaluate_logits, to_jsonable
+from oltr.evaluation import Logits, evaluate_logits, to_jsonable
 from oltr.evaluation.features import features_path
 from oltr.evaluation.scores import check_score
 
@@ -141,6 +141,10 @@ def _evaluate(run_dir, cfg, chash, env, split, open_set, threshold, threshold_gi
             save_logits(npz_path, arrays, config_hash=chash, list_sha256=list_sha,
                         open_list_sha256=open_sha if open_logits is not None else None)
 
+    # Wrapped once: the per-row softmax statistics that every metric and score reads come from one pass.
+    logits = Logits(logits, labels)
+    if open_logits is not None:
+        open_logits = Logits(open_logits, name="open_logits")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # empty shot groups: NaN -> null in the JSON
         metrics = evaluate_logits(logits, labels, train_counts, open_logits=open_logits if open_set else None,

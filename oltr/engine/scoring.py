@@ -17,6 +17,7 @@ import numpy as np
 from oltr.evaluation.curves import plot_reliability, plot_sweep
 from oltr.evaluation.extended import compute_scores, extend_closed, score_open_set
 from oltr.evaluation.features import features_path, read_features
+from oltr.evaluation.logits import as_logits
 from oltr.evaluation.scores import SCORES
 from oltr.evaluation.thresholds import choose_threshold, default_thresholds, threshold_sweep
 
@@ -77,7 +78,7 @@ def apply_scoring(run_dir: str | os.PathLike, split: str, metrics: dict[str, Any
         out["threshold_selection"] = selection
         return out
     known, opened = _split_scores(run_dir, split, score, params, logits, open_logits)
-    pred = np.argmax(logits, axis=1)
+    pred = as_logits(logits).stats().pred
     if selection["score"] == score:
         out["open_set"] = score_open_set(metrics["open_set"], known, pred, labels, opened, train_counts,
                                          threshold=selection["value"], rule=rule, fp_rule=fp_rule)

@@ -7,6 +7,7 @@ Example:
 from oltr.evaluation.calibration import expected_calibration_error, probabilistic_metrics, reliability_curve
 from oltr.evaluation.closed_set import closed_set_metrics, per_class_accuracy
 from oltr.evaluation.evaluate import evaluate_logits
+from oltr.evaluation.logits import Logits
 from oltr.evaluation.ood import EmptyScoresError, NonFiniteScoresError, acceptance_threshold, ood_metrics
 from oltr.evaluation.open_set import FP_RULES, open_set_metrics
 from oltr.evaluation.priors import shifted_prior, shifted_prior_accuracies
@@ -16,6 +17,7 @@ from oltr.evaluation.shots import GROUPS, RULES, EmptyShotGroupWarning, ShotRule
 from oltr.evaluation.thresholds import choose_threshold, threshold_sweep
 
 __all__ = [
+    "Logits",
     "SCORES",
     "EmptyScoresError",
     "NonFiniteScoresError",

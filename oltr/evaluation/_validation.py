@@ -24,9 +24,21 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"Expected `{name}` to be a numpy array or torch tensor, but got {type(x).__name__}") from err
 
 
+class CheckedLogits:
+    """Base of :class:`oltr.evaluation.Logits`: holds ``values``, an array :func:`check_logits` has
+    already validated (so it only re-checks the shape against the other inputs)."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
 def check_logits(x: Any, name: str, *, num_classes: int | None = None, allow_empty: bool = False) -> np.ndarray:
     """A float array of shape ``(N, K)`` with finite values."""
-    arr = to_numpy(x, name)
+    prechecked = isinstance(x, CheckedLogits)
+    arr = x.values if prechecked else to_numpy(x, name)
     if arr.ndim != 2:
         raise ValueError(f"Expected `{name}` to have shape (N, K), but got shape {tuple(arr.shape)}")
     if num_classes is not None and arr.shape[1] != num_classes:
@@ -41,6 +53,8 @@ def check_logits(x: Any, name: str, *, num_classes: int | None = None, allow_emp
             arr = arr.astype(np.float64)
         else:
             raise TypeError(f"Expected `{name}` to be a floating-point array, but got dtype {arr.dtype}")
+    if prechecked:
+        return arr
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     # A sum is one pass without a temporary; NaN/inf propagate into it. Only when it is not finite

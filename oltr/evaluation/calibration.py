@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from oltr.evaluation._softmax import BLOCK_ROWS, max_softmax
-from oltr.evaluation._validation import check_labels, check_logits, check_n_bins
+from oltr.evaluation._validation import check_labels, check_n_bins
+from oltr.evaluation.logits import as_logits, max_softmax
 from oltr.registry import check_choice
 
 
@@ -63,11 +63,11 @@ def expected_calibration_error(
     """
     check_n_bins(n_bins)
     check_choice("input", input, ("auto", "logits", "probs"))
-    scores = check_logits(logits_or_probs, "logits_or_probs")
+    scores = as_logits(logits_or_probs, "logits_or_probs")
     labels = check_labels(labels, "labels", num_samples=scores.shape[0], num_classes=scores.shape[1])
-    if input == "probs" or (input == "auto" and _looks_like_probabilities(scores)):
-        pred = np.argmax(scores, axis=1)
-        confidence = scores[np.arange(scores.shape[0]), pred]
+    if input == "probs" or (input == "auto" and _looks_like_probabilities(scores.values)):
+        pred = np.argmax(scores.values, axis=1)
+        confidence = scores.values[np.arange(scores.shape[0]), pred]
     else:
         confidence, pred = max_softmax(scores)
     return _ece_from_confidences(confidence, pred == labels, int(n_bins))
@@ -82,33 +82,23 @@ def probabilistic_metrics(logits: Any, labels: Any, *, k: int = 5) -> dict[str, 
     * ``nll`` = ``-1/N sum_i log softmax(z_i)_{y_i}`` (natural log);
     * ``brier`` = ``1/N sum_i sum_c (p_ic - [c = y_i])^2`` (multi-class Brier score, in [0, 2]).
     """
-    z = check_logits(logits, "logits")
+    z = as_logits(logits, "logits")
     y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
-    kk = min(int(k), z.shape[1])
-    top = nll = brier = 0.0
-    buf = np.empty((min(BLOCK_ROWS, z.shape[0]), z.shape[1]), dtype=z.dtype)
-    for start in range(0, z.shape[0], BLOCK_ROWS):  # blocks of rows: no (N, K) temporary
-        block, yb = z[start : start + BLOCK_ROWS], y[start : start + BLOCK_ROWS]
-        rows = np.arange(block.shape[0])
-        true = block[rows, yb]
-        top += int(((block > true[:, None]).sum(axis=1) < kk).sum())
-        m = block.max(axis=1)
-        e = buf[: block.shape[0]]
-        np.subtract(block, m[:, None], out=e)
-        np.exp(e, out=e)
-        s = e.sum(axis=1, dtype=np.float64)
-        log_p = (true - m).astype(np.float64) - np.log(s)
-        nll -= float(log_p.sum())
-        # sum_c (p_c - [c = y])^2 = sum_c p_c^2 - 2 p_y + 1, with p = e / s
-        brier += float((np.einsum("ij,ij->i", e, e, dtype=np.float64) / (s * s) - 2.0 * np.exp(log_p) + 1.0).sum())
-    return {f"top{k}": top / z.shape[0], "nll": nll / z.shape[0], "brier": brier / z.shape[0]}
+    st = z.label_stats(y)  # one pass: true-class logit, its rank, softmax normaliser, sum of squares
+    sum_exp = st.sum_exp.astype(np.float64)  # row sums in the logits' precision, means in float64
+    log_p = (st.true - st.max).astype(np.float64) - np.log(sum_exp)
+    top = float(np.mean(st.n_above < min(int(k), z.shape[1])))
+    nll = float(-log_p.mean())
+    # sum_c (p_c - [c = y])^2 = sum_c p_c^2 - 2 p_y + 1, with p = exp(z - max) / sum_exp
+    brier = float(np.mean(st.sum_sq.astype(np.float64) / (sum_exp * sum_exp) - 2.0 * np.exp(log_p) + 1.0))
+    return {f"top{k}": top, "nll": nll, "brier": brier}
 
 
 def reliability_curve(logits: Any, labels: Any, *, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Per equal-width confidence bin (as :func:`expected_calibration_error`): ``count``, mean
     ``confidence`` and ``accuracy`` (NaN in empty bins) and the bin ``edges`` (n_bins + 1)."""
     n_bins = check_n_bins(n_bins)
-    z = check_logits(logits, "logits")
+    z = as_logits(logits, "logits")
     y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
     conf, pred = max_softmax(z)
     conf = conf.astype(np.float64)

@@ -7,9 +7,9 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import f1_score
 
-from oltr.evaluation._softmax import max_softmax
-from oltr.evaluation._validation import check_counts, check_labels, check_logits, check_n_bins
+from oltr.evaluation._validation import check_counts, check_labels, check_n_bins
 from oltr.evaluation.calibration import _ece_from_confidences
+from oltr.evaluation.logits import as_logits, max_softmax
 from oltr.evaluation.shots import get_rule, group_accuracies
 
 
@@ -92,7 +92,7 @@ def closed_set_metrics(
     """
     get_rule(rule)
     check_n_bins(n_bins)
-    logits = check_logits(logits, "logits")
+    logits = as_logits(logits, "logits")
     num_classes = logits.shape[1]
     labels = check_labels(labels, "labels", num_samples=logits.shape[0], num_classes=num_classes)
     train_counts = check_counts(train_counts, num_classes=num_classes)

@@ -6,15 +6,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from oltr.evaluation._softmax import max_softmax
 from oltr.evaluation._validation import (
     check_counts,
     check_labels,
-    check_logits,
     check_n_bins,
     check_probability,
 )
 from oltr.evaluation.closed_set import _closed_set_compute
+from oltr.evaluation.logits import as_logits, max_softmax
 from oltr.evaluation.open_set import FP_RULES, _open_set_compute
 from oltr.evaluation.shots import get_rule
 from oltr.registry import check_choice
@@ -47,7 +46,7 @@ def evaluate_logits(
     check_choice("fp_rule", fp_rule, FP_RULES)
     threshold = check_probability(threshold, "threshold")
     n_bins = check_n_bins(n_bins)
-    known_logits = check_logits(known_logits, "known_logits")
+    known_logits = as_logits(known_logits, "known_logits")
     num_classes = known_logits.shape[1]
     known_labels = check_labels(
         known_labels, "known_labels", num_samples=known_logits.shape[0], num_classes=num_classes
@@ -59,7 +58,7 @@ def evaluate_logits(
         "open_set": None,
     }
     if open_logits is not None:
-        open_logits = check_logits(open_logits, "open_logits", num_classes=num_classes, allow_empty=True)
+        open_logits = as_logits(open_logits, "open_logits", num_classes=num_classes, allow_empty=True)
         open_conf = max_softmax(open_logits)[0] if open_logits.shape[0] else np.zeros(0, dtype=conf.dtype)
         out["open_set"] = _open_set_compute(
             conf, pred, known_labels, open_conf, train_counts, threshold, rule, fp_rule, stacklevel=3

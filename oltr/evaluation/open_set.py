@@ -8,9 +8,9 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from oltr.evaluation._softmax import max_softmax
-from oltr.evaluation._validation import check_counts, check_labels, check_logits, check_probability
+from oltr.evaluation._validation import check_counts, check_labels, check_probability
 from oltr.evaluation.closed_set import per_class_accuracy
+from oltr.evaluation.logits import as_logits, max_softmax
 from oltr.evaluation.shots import get_rule, group_accuracies
 from oltr.registry import check_choice
 
@@ -132,12 +132,12 @@ def open_set_metrics(
     get_rule(rule)
     check_choice("fp_rule", fp_rule, FP_RULES)
     threshold = check_probability(threshold, "threshold")
-    known_logits = check_logits(known_logits, "known_logits")
+    known_logits = as_logits(known_logits, "known_logits")
     num_classes = known_logits.shape[1]
     known_labels = check_labels(
         known_labels, "known_labels", num_samples=known_logits.shape[0], num_classes=num_classes
     )
-    open_logits = check_logits(open_logits, "open_logits", num_classes=num_classes, allow_empty=True)
+    open_logits = as_logits(open_logits, "open_logits", num_classes=num_classes, allow_empty=True)
     train_counts = check_counts(train_counts, num_classes=num_classes)
 
     known_conf, known_pred = max_softmax(known_logits)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from oltr.evaluation._validation import check_counts, check_labels, check_logits
+from oltr.evaluation._validation import check_counts, check_labels
+from oltr.evaluation.logits import as_logits, block_rows
 
 #: The imbalance ratios of SADE's test-agnostic protocol.
 IMBALANCES = (2, 5, 10, 25, 50)
@@ -56,7 +57,7 @@ def prior_accuracy(preds: Any, labels: Any, prior: Any) -> float:
 
 
 def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, test_prior: np.ndarray,
-                                *, block_rows: int = 32) -> np.ndarray:
+                                *, rows_per_block: int | None = None) -> np.ndarray:
     """``argmax_c z_c + log pi_test(c) - log pi_train(c)`` (post-hoc prior correction).
 
     ``test_prior`` (K,) gives predictions (N,); several priors (P, K) give (P, N), computed block by
@@ -67,13 +68,15 @@ def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, te
         raise ValueError("prior correction needs every class to have training images (log of 0)")
     priors = np.atleast_2d(test_prior)
     shift = (np.log(priors) - np.log(counts / counts.sum())[None, :]).astype(logits.dtype)
+    step = rows_per_block or block_rows(logits.shape[1])
     out = np.empty((priors.shape[0], logits.shape[0]), dtype=np.int64)
-    buf = np.empty((priors.shape[0], min(block_rows, logits.shape[0]), logits.shape[1]), dtype=logits.dtype)
-    for start in range(0, logits.shape[0], block_rows):  # blocks of rows, not samples
-        block = logits[start : start + block_rows]
-        tmp = buf[:, : block.shape[0]]
-        np.add(block[None, :, :], shift[:, None, :], out=tmp)
-        out[:, start : start + block.shape[0]] = tmp.argmax(axis=2)
+    buf = np.empty((min(step, logits.shape[0]), logits.shape[1]), dtype=logits.dtype)
+    for start in range(0, logits.shape[0], step):  # blocks of rows, not samples
+        block = logits[start : start + step]
+        tmp = buf[: block.shape[0]]
+        for p, s in enumerate(shift):  # a few priors, each over the cached block
+            np.add(block, s, out=tmp)
+            out[p, start : start + block.shape[0]] = tmp.argmax(axis=1)
     return out[0] if np.ndim(test_prior) == 1 else out
 
 
@@ -84,10 +87,10 @@ def shifted_prior_accuracies(logits: Any, labels: Any, train_counts: Any, *,
     Keys ``forward_<rho>``, ``uniform``, ``backward_<rho>``, and with ``correct=True`` the same keys
     prefixed ``corrected_`` (predictions from the prior-corrected logits, evaluated under that prior).
     """
-    z = check_logits(logits, "logits")
+    z = as_logits(logits, "logits")
     y = check_labels(labels, "labels", num_samples=z.shape[0], num_classes=z.shape[1])
     counts = check_counts(train_counts, num_classes=z.shape[1])
-    pred = np.argmax(z, axis=1)
+    pred = z.stats().pred
     priors = {"uniform": np.full(z.shape[1], 1.0 / z.shape[1])}
     for rho in imbalances:
         priors[f"forward_{rho:g}"] = shifted_prior(counts, rho, "forward")
@@ -96,7 +99,7 @@ def shifted_prior_accuracies(logits: Any, labels: Any, train_counts: Any, *,
             [f"backward_{r:g}" for r in sorted(imbalances)]
     out = {name: prior_accuracy(pred, y, priors[name]) for name in order}
     if correct:
-        corrected = prior_corrected_predictions(z, counts, np.stack([priors[n] for n in order]))
+        corrected = prior_corrected_predictions(z.values, counts, np.stack([priors[n] for n in order]))
         for name, p in zip(order, corrected):
             out[f"corrected_{name}"] = prior_accuracy(p, y, priors[name])
     return out

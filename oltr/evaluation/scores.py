@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from oltr.evaluation._softmax import BLOCK_ROWS, max_softmax
 from oltr.evaluation._validation import check_labels, check_logits
+from oltr.evaluation.logits import as_logits, max_softmax
 from oltr.registry import Registry
 
 #: Open-set scores by name; metadata ``needs_features`` (reads features instead of logits).
@@ -41,54 +41,34 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
-def _logsumexp_rows(z: np.ndarray, scale: float = 1.0, *, block_rows: int = 128) -> np.ndarray:
-    """``log sum_k exp(scale * z_ik)`` per row, float64 out, computed in the logits' precision block by
-    block (``scale * max + log sum exp(scale (z - max))``: stable, no (N, K) temporary)."""
-    n, k = z.shape
-    out = np.empty(n, dtype=np.float64)
-    buf = np.empty((min(block_rows, n), k), dtype=z.dtype)
-    for start in range(0, n, block_rows):  # blocks of rows, not samples
-        block = z[start : start + block_rows]
-        tmp = buf[: block.shape[0]]
-        m = block.max(axis=1)
-        np.subtract(block, m[:, None], out=tmp)
-        if scale != 1.0:
-            tmp *= scale
-        np.exp(tmp, out=tmp)
-        out[start : start + block.shape[0]] = scale * m.astype(np.float64) + np.log(tmp.sum(axis=1, dtype=np.float64))
-    return out
-
-
 @SCORES.register("msp", needs_features=False)
 def msp(logits: Any) -> np.ndarray:
     """Maximum softmax probability ``max_k softmax(z)_k``."""
-    return max_softmax(check_logits(logits, "logits", allow_empty=True))[0].astype(np.float64)
+    return max_softmax(as_logits(logits, allow_empty=True))[0].astype(np.float64)
 
 
 @SCORES.register("temp_msp", needs_features=False)
 def temp_msp(logits: Any, temperature: float = 1000.0) -> np.ndarray:
     """Temperature-scaled maximum softmax ``max_k softmax(z / T)_k``."""
     t = _positive(temperature, "temperature")
-    z = check_logits(logits, "logits", allow_empty=True)
-    if not z.shape[0]:
-        return np.zeros(0)
-    # max_k softmax(z / T)_k = exp(max_k z_k / T - logsumexp(z / T))
-    return np.exp(z.max(axis=1).astype(np.float64) / t - _logsumexp_rows(z, 1.0 / t))
+    z = as_logits(logits, allow_empty=True)
+    # max_k softmax(z / T)_k = 1 / sum_k exp((z_k - max z) / T)
+    return 1.0 / z.scaled_sum_exp(1.0 / t).astype(np.float64)
 
 
 @SCORES.register("max_logit", needs_features=False)
 def max_logit(logits: Any) -> np.ndarray:
     """Maximum logit ``max_k z_k``."""
-    z = check_logits(logits, "logits", allow_empty=True)
-    return z.max(axis=1).astype(np.float64) if z.shape[0] else np.zeros(0)
+    return as_logits(logits, allow_empty=True).stats().max.astype(np.float64)
 
 
 @SCORES.register("energy", needs_features=False)
 def energy(logits: Any, temperature: float = 1.0) -> np.ndarray:
     """Negative free energy ``T log sum_k exp(z_k / T)`` (shifts by ``c`` when every logit does)."""
     t = _positive(temperature, "temperature")
-    z = check_logits(logits, "logits", allow_empty=True)
-    return t * _logsumexp_rows(z, 1.0 / t) if z.shape[0] else np.zeros(0)
+    z = as_logits(logits, allow_empty=True)
+    # T logsumexp(z / T) = max z + T log sum_k exp((z_k - max z) / T)
+    return z.stats().max.astype(np.float64) + t * np.log(z.scaled_sum_exp(1.0 / t).astype(np.float64))
 
 
 def _check_features(x: Any, name: str, dim: int | None = None) -> np.ndarray:

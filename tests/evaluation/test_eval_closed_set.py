@@ -9,7 +9,7 @@ from eval_golden_keys import GOLDEN_GROUP_KEY, GOLDEN_RULE_KEY
 from sklearn.metrics import f1_score
 
 from oltr.evaluation import EmptyShotGroupWarning, closed_set_metrics, shot_groups
-from oltr.evaluation._softmax import max_softmax
+from oltr.evaluation.logits import max_softmax
 
 TOL = {"rel": 1e-5, "abs": 1e-6}
 

@@ -11,7 +11,7 @@ from eval_golden_keys import GOLDEN_FP_SUFFIX, GOLDEN_GROUP_KEY, GOLDEN_RULE_KEY
 from sklearn.metrics import roc_auc_score
 
 from oltr.evaluation import EmptyShotGroupWarning, open_set_metrics
-from oltr.evaluation._softmax import max_softmax
+from oltr.evaluation.logits import max_softmax
 
 TOL = {"rel": 1e-5, "abs": 1e-6}
 
