@@ -32,7 +32,9 @@ class CheckedLogits:
         self.values = values
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.values if dtype is None else self.values.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != self.values.dtype:
+            return self.values.astype(dtype)
+        return self.values.copy() if copy else self.values
 
 
 def check_logits(x: Any, name: str, *, num_classes: int | None = None, allow_empty: bool = False) -> np.ndarray:

@@ -7,10 +7,10 @@ logits in :class:`Logits` and handing the wrapper to every function makes it one
 
     >>> import numpy as np
     >>> from oltr.evaluation import Logits, evaluate_logits, open_set_score, probabilistic_metrics
-    >>> z = Logits(np.array([[2.0, 0.0], [0.0, 3.0]]), labels=[0, 0])
-    >>> evaluate_logits(z, [0, 0], [10, 10])["closed_set"]["overall"], open_set_score(z, "max_logit").tolist()
-    (0.5, [2.0, 3.0])
-    >>> probabilistic_metrics(z, [0, 0])["top5"]
+    >>> z = Logits(np.array([[2.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), labels=[0, 1, 2])
+    >>> evaluate_logits(z, [0, 1, 2], [500, 50, 5])["closed_set"]["overall"], open_set_score(z, "max_logit").tolist()
+    (0.6666666666666666, [2.0, 3.0, 1.0])
+    >>> probabilistic_metrics(z, [0, 1, 2])["top5"]
     1.0
 
 Plain arrays keep working everywhere (they are wrapped per call). The wrapper holds a read-only view:
