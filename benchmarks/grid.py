@@ -114,6 +114,9 @@ def main() -> int:
                      + ("byte-identical, so the difference comes from the thread count (CPU kernels reduce in "
                         "another order with another number of threads), not from the scheduler."
                         if like else "**still different**: a scheduler bug."))
+        lines.append(f"`--jobs {args.jobs}` against that sequential grid (same settings per run"
+                     + (", identical tables" if like else "") + f"): **{rows[-1][1] / par:.2f}x**; "
+                     f"against the sequential grid at {cores} threads: **{seq / par:.2f}x**.")
     lines.append("")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
