@@ -100,10 +100,10 @@ def ood_metrics(known_scores: Any, open_scores: Any, known_correct: Any | None =
     k = check_scores(known_scores, "known_scores")
     o = check_scores(open_scores, "open_scores")
     # Sorted once, descending: the metrics depend only on the (score, label) pairs, and scikit-learn's
-    # stable sorts of already sorted scores are linear (measured: ~35 % of these calls' time saved).
-    order = np.argsort(-np.concatenate([k, o]))
-    s = np.concatenate([k, o])[order]
-    is_known = (order < k.size)
+    # stable sorts of already sorted scores are then linear instead of O(n log n) each.
+    s = np.concatenate([k, o])
+    order = np.argsort(-s)
+    s, is_known = s[order], order < k.size
     t = acceptance_threshold(k, tpr)
     out = {
         "auroc": float(roc_auc_score(is_known, s)),

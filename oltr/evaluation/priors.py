@@ -56,8 +56,7 @@ def prior_accuracy(preds: Any, labels: Any, prior: Any) -> float:
     return float((ratio * hits).sum() / y.size)
 
 
-def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, test_prior: np.ndarray,
-                                *, rows_per_block: int | None = None) -> np.ndarray:
+def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, test_prior: np.ndarray) -> np.ndarray:
     """``argmax_c z_c + log pi_test(c) - log pi_train(c)`` (post-hoc prior correction).
 
     ``test_prior`` (K,) gives predictions (N,); several priors (P, K) give (P, N), computed block by
@@ -68,7 +67,7 @@ def prior_corrected_predictions(logits: np.ndarray, train_counts: np.ndarray, te
         raise ValueError("prior correction needs every class to have training images (log of 0)")
     priors = np.atleast_2d(test_prior)
     shift = (np.log(priors) - np.log(counts / counts.sum())[None, :]).astype(logits.dtype)
-    step = rows_per_block or block_rows(logits.shape[1])
+    step = block_rows(logits.shape[1])
     out = np.empty((priors.shape[0], logits.shape[0]), dtype=np.int64)
     buf = np.empty((min(step, logits.shape[0]), logits.shape[1]), dtype=logits.dtype)
     for start in range(0, logits.shape[0], step):  # blocks of rows, not samples
